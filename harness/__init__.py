@@ -1,0 +1,6 @@
+"""pricebench's shared harness: data, scoring, running, storing and reporting."""
+
+from harness.errors import PricebenchError
+from harness.predictor import Prediction, Predictor
+
+__all__ = ["PricebenchError", "Prediction", "Predictor"]

@@ -1,0 +1,104 @@
+"""Entry points. ``pricebench`` is a Hydra app: ``pricebench predictor=random predictor.seed=42``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from harness.errors import PricebenchError
+
+# conf/ sits beside the packages at the top of the project (installed with `pip install -e .`).
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    print(f"pricebench: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _choice(group: str) -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get(group)
+
+
+def _is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def build(node: DictConfig, what: str) -> Any:
+    """Instantiate a ``_target_`` config, turning a failure into one clear line."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, PricebenchError):
+            raise cause from None
+        target = node.get("_target_", "?")
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise PricebenchError(f"could not build the {what} {target}: {first}") from None
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """One evaluation from a composed config; returns the run's metrics."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from harness.evaluate import evaluate
+
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        raise PricebenchError(f"the configuration does not resolve: {exc}".splitlines()[0]) from None
+    assert isinstance(plain, dict)
+    predictor = build(cfg.predictor, "predictor")
+    tracker = build(cfg.tracker, "tracker") if cfg.get("tracker") else None
+    name = cfg.get("name") or _choice("predictor") or type(predictor).__name__
+    result = evaluate(
+        predictor,
+        name=name,
+        data=plain["data"],
+        config=plain,
+        results_dir=cfg.results.dir,
+        title=cfg.get("title"),
+        tracker=tracker,
+        quiet=bool(cfg.get("quiet", False)),
+        progress=bool(cfg.get("progress", True)),
+        colour=cfg.get("color", "auto"),
+        chart=bool(cfg.get("chart", True)),
+    )
+    return result.metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def _app(cfg: DictConfig) -> float | None:
+    try:
+        metrics = run(cfg)
+    except PricebenchError as exc:
+        if _is_multirun():
+            print(f"pricebench: error: {exc}", file=sys.stderr)
+            raise
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written for this run (rerun to start again)", 130)
+    return metrics["error"]
+
+
+def main() -> None:
+    """The ``pricebench`` console script."""
+    _app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""Items, their loaders, the fixed test set and its fingerprint.
+
+Three on-disk shapes are read: pricebench's JSONL (``test.jsonl``: index, title, category, price,
+text, details), the Hugging Face hub schema of ``ed-donner/pricer-data`` (columns ``text`` and
+``price``; through the optional ``datasets`` library) and the course's own pickles (``test.pkl``,
+``train.pkl``) through a restricted unpickler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import PricebenchError
+
+PRICE_PREFIX = "Price is $"
+QUESTION = "How much does this cost to the nearest dollar?"
+HUB_DATASET = "ed-donner/pricer-data"
+CANONICAL_SIZE = 250
+# sha256 over the course's fixed 250 test items (text and price, in order): see fingerprint().
+CANONICAL_FINGERPRINT = "11fdbb90c91fb0940945cc141eb77804a455f629f24276c40d37c00a798688b6"
+HOW_TO_GET_DATA = (
+    "set data.path=DIR (or PRICEBENCH_DATA=DIR) to a folder holding test.jsonl, test.pkl or "
+    "test.parquet, e.g. ../shared/data/pricer, or leave both unset to download "
+    f"{HUB_DATASET} from the Hugging Face hub (needs `pip install pricebench[hub]`)"
+)
+
+
+@dataclass(slots=True)
+class Item:
+    """One product: the prompt text a predictor sees and the true price it is scored against."""
+
+    index: int
+    title: str
+    price: float
+    text: str
+    category: str | None = None
+    details: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Dataset:
+    """What one run scores and trains on, and what it says about where they came from."""
+
+    test: list[Item]
+    source: str
+    fingerprint: str
+    canonical: bool
+    train: list[Item] = field(default_factory=list)
+    train_source: str = ""
+    train_dropped_overlap: int = 0
+
+
+def test_prompt(text: str) -> str:
+    """The prompt without its answer: everything up to and including ``Price is $``."""
+    head, sep, _ = text.partition(PRICE_PREFIX)
+    return head + PRICE_PREFIX if sep else text
+
+
+def title_from_text(text: str) -> str:
+    """The first line of the description, after the course's question."""
+    body = text.split(QUESTION, 1)[1] if QUESTION in text else text
+    for line in body.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def fingerprint(items: Iterable[Item]) -> str:
+    """sha256 over the ordered items' text and price."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(item.text.encode("utf-8"))
+        digest.update(b"\x00")
+        digest.update(repr(float(item.price)).encode("ascii"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _price(value: Any, where: str) -> float:
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        raise PricebenchError(f"{where}: price {value!r} is not a number") from None
+    if math.isnan(price):
+        raise PricebenchError(f"{where}: price is NaN")
+    return price
+
+
+# --- pricebench JSONL -------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PricebenchError(
+                    f"{path}:{lineno}: malformed JSON ({exc.msg}); fix or remove that line"
+                ) from None
+            if not isinstance(row, dict):
+                raise PricebenchError(f"{path}:{lineno}: expected a JSON object per line")
+            rows.append((lineno, row))
+    return rows
+
+
+def load_jsonl(path: str | Path) -> list[Item]:
+    """Items from pricebench's JSONL schema (or, when rows carry only text and price, the hub's)."""
+    path = Path(path)
+    rows = _read_jsonl(path)
+    if rows and "title" not in rows[0][1] and {"text", "price"} <= rows[0][1].keys():
+        return load_hub(path)
+    items = []
+    for position, (lineno, row) in enumerate(rows):
+        where = f"{path}:{lineno}"
+        missing = [key for key in ("title", "price", "text") if key not in row]
+        if missing:
+            raise PricebenchError(f"{where}: missing field(s) {', '.join(missing)}")
+        details = row.get("details")
+        if isinstance(details, str):
+            details = _details_from_json(details, where)
+        items.append(
+            Item(
+                index=int(row.get("index", position)),
+                title=str(row["title"]),
+                price=_price(row["price"], where),
+                text=test_prompt(str(row["text"])),
+                category=row.get("category"),
+                details=details,
+            )
+        )
+    return items
+
+
+def _details_from_json(text: str, where: str) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise PricebenchError(f"{where}: details is not valid JSON") from None
+    return value if isinstance(value, dict) else None
+
+
+# --- the course's pickles ---------------------------------------------------------------------
+
+
+class CourseItem:
+    """Stand-in for the course's ``items.Item``: attributes only, no behaviour to run."""
+
+
+class _CourseUnpickler(pickle.Unpickler):
+    allowed = {("items", "Item"): CourseItem}
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise PricebenchError(
+                f"refusing to load {self.source}: it refers to {module}.{name}, and only the "
+                "course's items.Item is allowed (a pickle can run code; use test.jsonl instead)"
+            ) from None
+
+    source = "pickle"
+
+
+def load_pickle(path: str | Path) -> list[Item]:
+    """Items from the course's ``test.pkl``/``train.pkl``, refusing anything but its Item class."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        unpickler = _CourseUnpickler(handle)
+        unpickler.source = str(path)
+        try:
+            loaded = unpickler.load()
+        except PricebenchError:
+            raise
+        except Exception as exc:
+            raise PricebenchError(f"{path}: not a readable course pickle ({exc})") from None
+    if not isinstance(loaded, list) or not all(isinstance(x, CourseItem) for x in loaded):
+        raise PricebenchError(f"{path}: expected a list of the course's items.Item objects")
+    items = []
+    for position, course_item in enumerate(loaded):
+        attrs = vars(course_item)
+        where = f"{path}: item {position}"
+        if "price" not in attrs or "prompt" not in attrs:
+            raise PricebenchError(f"{where}: missing price or prompt")
+        details = attrs.get("details")
+        items.append(
+            Item(
+                index=position,
+                title=str(attrs.get("title") or title_from_text(attrs["prompt"])),
+                price=_price(attrs["price"], where),
+                text=test_prompt(str(attrs["prompt"])),
+                category=attrs.get("category"),
+                details=_details_from_json(details, where) if isinstance(details, str) else None,
+            )
+        )
+    return items
+
+
+# --- the Hugging Face hub schema --------------------------------------------------------------
+
+
+def _import_datasets() -> Any:
+    try:
+        import datasets
+    except ImportError:
+        raise PricebenchError(
+            "the Hugging Face `datasets` library is not installed: `pip install pricebench[hub]`, "
+            "or point data.path at local files"
+        ) from None
+    return datasets
+
+
+def load_hub(
+    source: str | Path = HUB_DATASET, split: str = "test", cache_dir: str | None = None
+) -> list[Item]:
+    """Items in the hub schema (``text``, ``price``): a hub dataset name or a local parquet/JSONL."""
+    datasets = _import_datasets()
+    path = Path(source)
+    try:
+        if path.is_file():
+            builder = "parquet" if path.suffix == ".parquet" else "json"
+            table = datasets.load_dataset(
+                builder, data_files=str(path), split="train", cache_dir=cache_dir
+            )
+        else:
+            table = datasets.load_dataset(str(source), split=split, cache_dir=cache_dir)
+    except Exception as exc:  # the hub library raises many kinds; all mean "could not load"
+        raise PricebenchError(
+            f"could not load {source} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            + HOW_TO_GET_DATA
+        ) from None
+    missing = {"text", "price"} - set(table.column_names)
+    if missing:
+        raise PricebenchError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
+    items = []
+    for position, row in enumerate(table):
+        text = str(row["text"])
+        items.append(
+            Item(
+                index=position,
+                title=title_from_text(text),
+                price=_price(row["price"], f"{source}: row {position}"),
+                text=test_prompt(text),
+            )
+        )
+    return items
+
+
+# --- finding and assembling the data of a run -------------------------------------------------
+
+LOADERS = {".jsonl": load_jsonl, ".json": load_jsonl, ".pkl": load_pickle, ".parquet": load_hub}
+
+
+def load_items(path: str | Path) -> list[Item]:
+    """Items from one file, the loader chosen by the file's ending."""
+    path = Path(path)
+    loader = LOADERS.get(path.suffix)
+    if loader is None:
+        raise PricebenchError(
+            f"{path}: unknown data file type {path.suffix!r}; use .jsonl, .pkl or .parquet"
+        )
+    return loader(path)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for suffix in (".jsonl", ".pkl", ".parquet"):
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_test_file(path: str | Path | None) -> Path | None:
+    """The test file that data.path (or PRICEBENCH_DATA) names; None means the hub."""
+    if path in (None, ""):
+        path = os.environ.get("PRICEBENCH_DATA") or None
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    if path.is_dir():
+        found = _find(path, "test")
+        if found is None:
+            raise PricebenchError(f"{path} holds no test.jsonl, test.pkl or test.parquet; " + HOW_TO_GET_DATA)
+        return found
+    if not path.exists():
+        raise PricebenchError(f"data path {path} does not exist; " + HOW_TO_GET_DATA)
+    return path
+
+
+def check_test_items(items: Sequence[Item], source: str) -> None:
+    """Refuse a test set that cannot be scored."""
+    if not items:
+        raise PricebenchError(f"{source} holds no items")
+    for position, item in enumerate(items):
+        if not item.price > 0:
+            raise PricebenchError(
+                f"{source}: test item {position} ({item.title[:40]!r}) has price {item.price}; "
+                "every test price must be above 0"
+            )
+
+
+def drop_overlap(train: Sequence[Item], test: Sequence[Item]) -> tuple[list[Item], int]:
+    """Training items whose text is not a test item's text, and how many were dropped."""
+    test_texts = {item.text for item in test}
+    kept = [item for item in train if item.text not in test_texts]
+    return kept, len(train) - len(kept)
+
+
+def _load_train(
+    test_file: Path | None,
+    all_test: Sequence[Item],
+    size: int,
+    hub: str,
+    cache_dir: str | None,
+    train_path: str | None,
+    test_pool: bool,
+) -> tuple[list[Item], str]:
+    if train_path == "hub" or (train_path is None and test_file is None):
+        return load_hub(hub, "train", cache_dir), f"hub:{hub}[train]"
+    if train_path is not None:
+        path = Path(train_path).expanduser()
+        if not path.exists():
+            raise PricebenchError(f"training data {path} does not exist; fix data.train.path")
+        found = _find(path, "train") if path.is_dir() else path
+        if found is None:
+            raise PricebenchError(f"{path} holds no train.jsonl, train.pkl or train.parquet")
+        return load_items(found), str(found)
+    assert test_file is not None
+    folder = test_file.parent
+    found = _find(folder, "train")
+    if found is not None:
+        return load_items(found), str(found)
+    train: list[Item] = []
+    parts = []
+    sample = folder / "train_sample.jsonl"
+    if sample.is_file():
+        train += load_jsonl(sample)
+        parts.append(str(sample))
+    start = max(size, CANONICAL_SIZE)
+    if test_pool and len(all_test) > start:
+        train += all_test[start:]
+        parts.append(f"{test_file}[{start}:{len(all_test)}]")
+    return train, " + ".join(parts)
+
+
+def load_dataset(
+    path: str | None = None,
+    size: int = CANONICAL_SIZE,
+    hub: str = HUB_DATASET,
+    cache_dir: str | None = None,
+    train_path: str | None = None,
+    train_size: int | None = None,
+    test_pool: bool = True,
+    need_train: bool = True,
+) -> Dataset:
+    """The run's test items (the first ``size``), fingerprint, and training items when needed.
+
+    ``path`` is a file or a folder (default: ``PRICEBENCH_DATA``; neither: the hub dataset).
+    Training items come from ``train_path``, else a train file beside the test data, else (offline)
+    ``train_sample.jsonl`` plus the test rows after the fixed set. Any training item whose text
+    equals a test item's is dropped and counted.
+    """
+    if size is None or int(size) < 1:
+        raise PricebenchError(f"data.size must be a positive number of items, not {size!r}")
+    size = int(size)
+    test_file = resolve_test_file(path)
+    if test_file is None:
+        all_test = load_hub(hub, "test", cache_dir)
+        source = f"hub:{hub}[test]"
+    else:
+        all_test = load_items(test_file)
+        source = str(test_file)
+    if len(all_test) < size:
+        raise PricebenchError(
+            f"{source} holds {len(all_test)} items but data.size={size}; lower data.size"
+        )
+    test = list(all_test[:size])
+    check_test_items(test, source)
+    digest = fingerprint(test)
+    dataset = Dataset(test, source, digest, digest == CANONICAL_FINGERPRINT)
+    if need_train:
+        train, dataset.train_source = _load_train(
+            test_file, all_test, size, hub, cache_dir, train_path, test_pool
+        )
+        train, dataset.train_dropped_overlap = drop_overlap(train, test)
+        dataset.train = train[:train_size] if train_size else train
+    return dataset

@@ -1,0 +1,201 @@
+"""Runs a predictor over the test items and turns its guesses into scored, stored per-item records.
+
+Data flows one way: config → data → predictor.fit(train) → predictor.predict(test) → metrics →
+results store → tracker / report.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness import report, results
+from harness.data import Dataset, Item, load_dataset
+from harness.errors import PricebenchError
+from harness.metrics import Scores, score, summarise, summary_line
+from harness.predictor import Prediction, Predictor
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    records: list[dict[str, Any]]
+    summary_line: str
+
+
+def predict_all(predictor: Predictor, items: Sequence[Item], progress: bool = True) -> list[Prediction]:
+    """All predictions, in item order, with a progress bar on a terminal.
+
+    A predictor that yields ``(position, Prediction)`` pairs from ``predict_iter(items)`` as they
+    complete moves the bar item by item; otherwise ``predict(items)`` is called once.
+    """
+    from tqdm import tqdm
+
+    with tqdm(total=len(items), desc="predicting", unit="item", disable=not progress or None) as bar:
+        if hasattr(predictor, "predict_iter"):
+            slots: list[Prediction | None] = [None] * len(items)
+            for position, prediction in predictor.predict_iter(items):
+                slots[position] = prediction
+                bar.update(1)
+            predictions = [p for p in slots if p is not None]
+        else:
+            predictions = list(predictor.predict(items))
+            bar.update(len(predictions))
+    if len(predictions) != len(items):
+        raise PricebenchError(
+            f"{type(predictor).__name__} returned {len(predictions)} predictions for "
+            f"{len(items)} items"
+        )
+    for position, prediction in enumerate(predictions):
+        if not isinstance(prediction, Prediction):
+            prediction = predictions[position] = Prediction(prediction)  # a bare number
+        try:
+            prediction.guess = float(prediction.guess)
+        except (TypeError, ValueError):
+            raise PricebenchError(
+                f"{type(predictor).__name__} guessed {prediction.guess!r} for item {position}, "
+                "which is not a number"
+            ) from None
+    return predictions
+
+
+def build_records(
+    items: Sequence[Item], predictions: Sequence[Prediction], scores: Scores
+) -> list[dict[str, Any]]:
+    """One record per item: what was guessed, how it scored, and what the model said."""
+    records = []
+    for i, (item, prediction) in enumerate(zip(items, predictions, strict=True)):
+        record: dict[str, Any] = {
+            "index": item.index,
+            "title": item.title,
+            "truth": item.price,
+            "guess": float(scores.guess[i]),
+            "error": float(scores.error[i]),
+            "sle": float(scores.sle[i]),
+            "colour": scores.colour[i],
+        }
+        if scores.clipped[i]:
+            original = prediction.guess
+            record["clipped_from"] = None if math.isnan(original) else original
+        for key in ("raw", "input_tokens", "output_tokens", "cost", "latency"):
+            value = getattr(prediction, key)
+            if value is not None:
+                record[key] = value
+        record.update(prediction.extra)
+        records.append(record)
+    return records
+
+
+def _versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **results.package_versions()}
+
+
+def build_metrics(
+    name: str,
+    title: str,
+    summary: dict[str, Any],
+    dataset: Dataset,
+    timings: dict[str, float],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "predictor": name,
+        "title": title,
+        **summary,
+        "summary_line": summary_line(title, summary),
+        "fingerprint": dataset.fingerprint,
+        "canonical": dataset.canonical,
+        "data_source": dataset.source,
+        "train": {
+            "n": len(dataset.train),
+            "source": dataset.train_source,
+            "dropped_overlap": dataset.train_dropped_overlap,
+        },
+        **(dict(extra) if extra else {}),
+        "timings": timings,
+        "versions": _versions(),
+        "git": results.git_state(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def evaluate(
+    predictor: Predictor,
+    *,
+    name: str,
+    data: Mapping[str, Any],
+    config: Mapping[str, Any],
+    results_dir: str | Path = "results",
+    title: str | None = None,
+    tracker: Any = None,
+    quiet: bool = False,
+    progress: bool = True,
+    colour: str | bool = "auto",
+    chart: bool = True,
+    out: TextIO | None = None,
+) -> RunResult:
+    """Fit, predict, score and store one run; print the course's lines; hand the run to a tracker."""
+    out = out or sys.stdout
+    started = time.perf_counter()
+    need_train = bool(getattr(predictor, "requires_fit", True))
+    dataset = load_dataset(**data, need_train=need_train)
+    loaded = time.perf_counter()
+    if need_train and not dataset.train:
+        raise PricebenchError(f"{name} needs training items and none were found; set data.train.path")
+    predictor.fit(dataset.train)
+    fitted = time.perf_counter()
+    predictions = predict_all(predictor, dataset.test, progress=progress)
+    predicted = time.perf_counter()
+
+    scores = score([item.price for item in dataset.test], [p.guess for p in predictions])
+    summary = summarise(scores)
+    records = build_records(dataset.test, predictions, scores)
+    title = title or getattr(predictor, "label", None) or name
+    line = summary_line(title, summary)
+    timings = {
+        "load_seconds": loaded - started,
+        "fit_seconds": fitted - loaded,
+        "predict_seconds": predicted - fitted,
+    }
+    run_summary = getattr(predictor, "run_summary", None)
+    extra = run_summary() if callable(run_summary) else None
+
+    run_dir = results.new_run_dir(results_dir, title)
+    from omegaconf import OmegaConf
+
+    results.write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(dict(config)))
+    results.write_jsonl(run_dir / results.PREDICTIONS_FILE, records)
+    if chart:
+        report.save_chart(
+            run_dir / results.CHART_FILE,
+            scores.truth.tolist(), scores.guess.tolist(), scores.colour, line,
+        )  # fmt: skip
+    timings["total_seconds"] = time.perf_counter() - started
+    metrics = build_metrics(name, title, summary, dataset, timings, extra)
+    results.write_json(run_dir / results.METRICS_FILE, metrics)
+
+    if not quiet:
+        report.print_items(records, report.use_colour(colour, out), out)
+    if summary["clipped"]:
+        out.write(f"note: {summary['clipped']} guess(es) were NaN or below 0 and scored as $0\n")
+    if dataset.train_dropped_overlap:
+        out.write(
+            f"note: dropped {dataset.train_dropped_overlap} training item(s) whose text is a "
+            "test item's\n"
+        )
+    if not dataset.canonical:
+        out.write(f"note: not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})\n")
+    out.write(line + "\n")
+    out.write(f"results: {run_dir}\n")
+    out.flush()
+    if tracker is not None:
+        tracker.log_run(run_dir=run_dir, metrics=metrics, records=records, config=dict(config))
+    return RunResult(run_dir, metrics, records, line)

@@ -1,0 +1,122 @@
+"""The results store: one folder per run under ``results.dir``, every file written atomically.
+
+A run folder holds ``config.yaml`` (the resolved config), ``predictions.jsonl`` (one record per
+item), ``chart.png`` and, written last, ``metrics.json``: a folder without ``metrics.json`` is a
+run that did not finish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+CONFIG_FILE = "config.yaml"
+CHART_FILE = "chart.png"
+PACKAGES = (
+    "pricebench", "numpy", "scipy", "hydra-core", "omegaconf", "scikit-learn", "gensim",
+    "matplotlib", "openai", "wandb",
+)  # fmt: skip
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:
+    """Write through ``write(handle)`` to a temporary file beside ``path``, then rename it over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write(path, lambda f: json.dump(obj, f, indent=2, sort_keys=False, default=str))
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
+    def write(f: IO[Any]) -> None:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+    return atomic_write(path, write)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda f: f.write(text))
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
+
+
+def new_run_dir(results_dir: str | Path, name: str) -> Path:
+    """A fresh, uniquely named folder for one run: ``<UTC time>_<name>_<random>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    path = Path(results_dir) / f"{stamp}_{slug(name)}_{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+@cache
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_state(where: str | Path | None = None) -> dict[str, Any]:
+    """The commit of the pricebench source tree and whether it has uncommitted changes."""
+    cwd = Path(where) if where else Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, timeout=5,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    with (Path(run_dir) / METRICS_FILE).open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
+    with (Path(run_dir) / PREDICTIONS_FILE).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def finished_runs(results_dir: str | Path) -> list[Path]:
+    """Run folders under ``results_dir`` that finished (they hold ``metrics.json``), oldest first."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.parent for p in root.glob(f"*/{METRICS_FILE}"))

@@ -1,0 +1,1 @@
+"""Predictors: one module per family. Each is selected by a YAML in conf/predictor/."""
