@@ -1,4 +1,4 @@
-"""Entry points. ``pricebench`` is a Hydra app: ``pricebench predictor=random predictor.seed=42``."""
+"""Entry points. ``pricebench`` is a Hydra app: ``pricebench predictor=random``."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as exc:
-        raise PricebenchError(f"the configuration does not resolve: {exc}".splitlines()[0]) from None
+        raise PricebenchError(
+            f"the configuration does not resolve: {exc}".splitlines()[0]
+        ) from None
     assert isinstance(plain, dict)
     predictor = build(cfg.predictor, "predictor")
     tracker = build(cfg.tracker, "tracker") if cfg.get("tracker") else None

@@ -227,7 +227,7 @@ def _import_datasets() -> Any:
 def load_hub(
     source: str | Path = HUB_DATASET, split: str = "test", cache_dir: str | None = None
 ) -> list[Item]:
-    """Items in the hub schema (``text``, ``price``): a hub dataset name or a local parquet/JSONL."""
+    """Items in the hub schema (``text``, ``price``): a hub dataset or a local parquet/JSONL."""
     datasets = _import_datasets()
     path = Path(source)
     try:
@@ -294,7 +294,9 @@ def resolve_test_file(path: str | Path | None) -> Path | None:
     if path.is_dir():
         found = _find(path, "test")
         if found is None:
-            raise PricebenchError(f"{path} holds no test.jsonl, test.pkl or test.parquet; " + HOW_TO_GET_DATA)
+            raise PricebenchError(
+                f"{path} holds no test.jsonl, test.pkl or test.parquet; " + HOW_TO_GET_DATA
+            )
         return found
     if not path.exists():
         raise PricebenchError(f"data path {path} does not exist; " + HOW_TO_GET_DATA)

@@ -2,4 +2,4 @@
 
 
 class PricebenchError(Exception):
-    """A problem with the user's input or setup: the message says what is wrong and how to fix it."""
+    """A problem with the user's input or setup: the message says what is wrong and the fix."""

@@ -31,7 +31,9 @@ class RunResult:
     summary_line: str
 
 
-def predict_all(predictor: Predictor, items: Sequence[Item], progress: bool = True) -> list[Prediction]:
+def predict_all(
+    predictor: Predictor, items: Sequence[Item], progress: bool = True
+) -> list[Prediction]:
     """All predictions, in item order, with a progress bar on a terminal.
 
     A predictor that yields ``(position, Prediction)`` pairs from ``predict_iter(items)`` as they
@@ -39,7 +41,9 @@ def predict_all(predictor: Predictor, items: Sequence[Item], progress: bool = Tr
     """
     from tqdm import tqdm
 
-    with tqdm(total=len(items), desc="predicting", unit="item", disable=not progress or None) as bar:
+    with tqdm(
+        total=len(items), desc="predicting", unit="item", disable=not progress or None
+    ) as bar:
         if hasattr(predictor, "predict_iter"):
             slots: list[Prediction | None] = [None] * len(items)
             for position, prediction in predictor.predict_iter(items):
@@ -142,14 +146,16 @@ def evaluate(
     chart: bool = True,
     out: TextIO | None = None,
 ) -> RunResult:
-    """Fit, predict, score and store one run; print the course's lines; hand the run to a tracker."""
+    """Fit, predict, score and store one run; print the course's lines; hand it to a tracker."""
     out = out or sys.stdout
     started = time.perf_counter()
     need_train = bool(getattr(predictor, "requires_fit", True))
     dataset = load_dataset(**data, need_train=need_train)
     loaded = time.perf_counter()
     if need_train and not dataset.train:
-        raise PricebenchError(f"{name} needs training items and none were found; set data.train.path")
+        raise PricebenchError(
+            f"{name} needs training items and none were found; set data.train.path"
+        )
     predictor.fit(dataset.train)
     fitted = time.perf_counter()
     predictions = predict_all(predictor, dataset.test, progress=progress)
@@ -192,7 +198,9 @@ def evaluate(
             "test item's\n"
         )
     if not dataset.canonical:
-        out.write(f"note: not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})\n")
+        out.write(
+            f"note: not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})\n"
+        )
     out.write(line + "\n")
     out.write(f"results: {run_dir}\n")
     out.flush()

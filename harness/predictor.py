@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Prediction:
-    """A guess for one item, with what the model said and what it cost, where there is such a thing."""
+    """A guess for one item, with what the model said and what it cost, where known."""
 
     guess: float
     raw: str | None = None

@@ -115,7 +115,7 @@ def read_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def finished_runs(results_dir: str | Path) -> list[Path]:
-    """Run folders under ``results_dir`` that finished (they hold ``metrics.json``), oldest first."""
+    """Finished run folders (holding ``metrics.json``) under ``results_dir``, oldest first."""
     root = Path(results_dir)
     if not root.is_dir():
         return []
