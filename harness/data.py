@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,7 +242,7 @@ def load_hub(
     except Exception as exc:  # the hub library raises many kinds; all mean "could not load"
         raise PricebenchError(
             f"could not load {source} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-            + HOW_TO_GET_DATA
+            "set data.path=DIR or PRICEBENCH_DATA=DIR to local data, e.g. ../shared/data/pricer"
         ) from None
     missing = {"text", "price"} - set(table.column_names)
     if missing:
@@ -381,6 +382,10 @@ def load_dataset(
     size = int(size)
     test_file = resolve_test_file(path)
     if test_file is None:
+        print(
+            f"no data.path or PRICEBENCH_DATA: loading {hub} from the Hugging Face hub",
+            file=sys.stderr,
+        )
         all_test = load_hub(hub, "test", cache_dir)
         source = f"hub:{hub}[test]"
     else:

@@ -199,3 +199,17 @@ def test_config_in_the_store_resolves_the_data_path(tmp_path: Path, data_dir: Pa
     config = (only_run(tmp_path / "r") / "config.yaml").read_text()
     assert f"path: {data_dir}" in config and "${" not in config
     assert json.loads((only_run(tmp_path / "r") / "metrics.json").read_text())["title"] == "random"
+
+
+@pytest.mark.parametrize(
+    "name", ["linear_features", "bow_lr", "word2vec_lr", "svr", "random_forest"]
+)
+def test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool(
+    tmp_path: Path, name: str
+) -> None:
+    out = _ok(run_cli(f"predictor={name}", "quiet=true", f"results.dir={tmp_path}/r", cwd=tmp_path))
+    metrics = read_json(only_run(tmp_path / "r") / "metrics.json")
+    assert metrics["summary_line"] in out.splitlines()
+    assert metrics["canonical"] is True and metrics["n"] == 250
+    assert metrics["train"]["n"] == 1999 and metrics["timings"]["fit_seconds"] > 0
+    assert metrics["error"] < 340.74  # better than guessing at random
