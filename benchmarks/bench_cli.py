@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "pricer"
 CASES = {
-    "constant (training mean)": ["predictor=constant", "quiet=true"],
-    "constant value=220.46": ["predictor=constant", "predictor.value=220.46", "quiet=true"],
-    "constant, per-item lines": ["predictor=constant"],
+    "constant (training mean)": ["predictor=constant", "quiet=true", "tracker=none"],
+    "constant value=220.46": ["predictor=constant", "predictor.value=220.46", "tracker=none"],
+    "constant, per-item lines": ["predictor=constant", "tracker=none"],
 }
 
 
@@ -29,6 +29,7 @@ def time_command(args: list[str], repeat: int) -> list[float]:
     env = {**os.environ, "PRICEBENCH_DATA": os.environ.get("PRICEBENCH_DATA", str(DATA))}
     times = []
     with tempfile.TemporaryDirectory() as tmp:
+        env["WANDB_DIR"] = tmp
         for _ in range(repeat + 1):  # the first run warms the OS file cache and is dropped
             started = time.perf_counter()
             subprocess.run([exe, *args, f"results.dir={tmp}/results"], cwd=tmp, env=env,

@@ -28,6 +28,17 @@ def _choice(group: str) -> str | None:
     return HydraConfig.get().runtime.choices.get(group)
 
 
+def _sweep_context() -> dict[str, Any]:
+    """In a multirun: this job's number and the sweep's name (its output folder's last parts)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not _is_multirun():
+        return {}
+    hc = HydraConfig.get()
+    sweep = "_".join(Path(hc.sweep.dir).parts[-2:])
+    return {"job_num": OmegaConf.select(hc, "job.num", default=None), "sweep": sweep}
+
+
 def _is_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -79,6 +90,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         progress=bool(cfg.get("progress", True)),
         colour=cfg.get("color", "auto"),
         chart=bool(cfg.get("chart", True)),
+        tracker_context=_sweep_context(),
     )
     return result.metrics
 

@@ -21,6 +21,7 @@ from harness.data import Dataset, Item, load_dataset
 from harness.errors import PricebenchError
 from harness.metrics import Scores, score, summarise, summary_line
 from harness.predictor import Prediction, Predictor
+from harness.secrets import redact
 
 
 @dataclass(slots=True)
@@ -145,10 +146,25 @@ def evaluate(
     colour: str | bool = "auto",
     chart: bool = True,
     out: TextIO | None = None,
+    tracker_context: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Fit, predict, score and store one run; print the course's lines; hand it to a tracker."""
     out = out or sys.stdout
     started = time.perf_counter()
+    if tracker is not None and hasattr(tracker, "start"):
+        tracker.start()
+    try:
+        return _evaluate(predictor, name, data, config, results_dir, title, tracker, quiet,
+                         progress, colour, chart, out, tracker_context, started)  # fmt: skip
+    finally:
+        if tracker is not None and hasattr(tracker, "close"):
+            tracker.close()
+
+
+def _evaluate(predictor: Predictor, name: str, data: Mapping[str, Any], config: Mapping[str, Any],
+              results_dir: str | Path, title: str | None, tracker: Any, quiet: bool,
+              progress: bool, colour: str | bool, chart: bool, out: TextIO,
+              tracker_context: Mapping[str, Any] | None, started: float) -> RunResult:  # fmt: skip
     need_train = bool(getattr(predictor, "requires_fit", True))
     dataset = load_dataset(**data, need_train=need_train)
     loaded = time.perf_counter()
@@ -177,7 +193,8 @@ def evaluate(
     run_dir = results.new_run_dir(results_dir, title)
     from omegaconf import OmegaConf
 
-    results.write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(dict(config)))
+    stored_config = redact(dict(config))
+    results.write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(stored_config))
     results.write_jsonl(run_dir / results.PREDICTIONS_FILE, records)
     if chart:
         report.save_chart(
@@ -205,5 +222,6 @@ def evaluate(
     out.write(f"results: {run_dir}\n")
     out.flush()
     if tracker is not None:
-        tracker.log_run(run_dir=run_dir, metrics=metrics, records=records, config=dict(config))
+        context = {"name": name, **(tracker_context or {})}
+        tracker.log_run(run_dir, metrics, records, stored_config, **context)
     return RunResult(run_dir, metrics, records, line)

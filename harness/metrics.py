@@ -15,6 +15,14 @@ from typing import Any
 import numpy as np
 
 COLOURS = ("green", "orange", "red")
+# Price bands for breakdowns: (label, lower bound inclusive, upper bound exclusive).
+PRICE_BANDS = (
+    ("<$50", 0.0, 50.0),
+    ("$50-100", 50.0, 100.0),
+    ("$100-250", 100.0, 250.0),
+    ("$250-500", 250.0, 500.0),
+    (">=$500", 500.0, float("inf")),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +107,22 @@ def summary_line(title: str, summary: dict[str, Any]) -> str:
         f"{title} Error=${summary['error']:,.2f} RMSLE={summary['rmsle']:,.2f} "
         f"Hits={summary['hit_rate'] * 100:.1f}%"
     ).strip()
+
+
+def by_price_band(scores: Scores) -> list[dict[str, Any]]:
+    """Mean error, hit rate and item count for each band of true price (empty bands left out)."""
+    rows = []
+    green = np.array([c == "green" for c in scores.colour], dtype=bool)
+    for label, low, high in PRICE_BANDS:
+        mask = (scores.truth >= low) & (scores.truth < high)
+        if mask.any():
+            rows.append(
+                {
+                    "band": label,
+                    "n": int(mask.sum()),
+                    "error": float(np.mean(scores.error[mask])),
+                    "hit_rate": float(np.mean(green[mask])),
+                    "bias": float(np.mean(scores.guess[mask] - scores.truth[mask])),
+                }
+            )
+    return rows

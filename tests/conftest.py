@@ -33,12 +33,15 @@ def data_dir() -> Path:
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
 ) -> subprocess.CompletedProcess:
-    """Run the pricebench console script in a subprocess, as a user would."""
-    full_env = {**os.environ, "PRICEBENCH_DATA": str(DATA_DIR), "NO_COLOR": "1", **(env or {})}
+    """Run pricebench in a subprocess, as a user would (W&B writes under ``cwd``)."""
+    full_env = {**os.environ, "PRICEBENCH_DATA": str(DATA_DIR), "NO_COLOR": "1"}
+    for name in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"):
+        full_env.pop(name, None)
+    full_env.update({"WANDB_DIR": str(cwd), **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "harness.cli", *args, f"tracker={tracker}"],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

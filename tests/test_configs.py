@@ -55,4 +55,4 @@ def test_defaults() -> None:
     cfg = _compose()
     assert cfg.predictor._target_ == "predictors.baselines.ConstantPricer"
     assert cfg.data.size == 250 and cfg.results.dir == "results"
-    assert cfg.tracker._target_ == "harness.tracking.NullTracker"
+    assert cfg.tracker._target_ == "harness.tracking.WandbTracker"
