@@ -105,7 +105,11 @@ def _app(cfg: DictConfig) -> float | None:
             raise
         _fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was written for this run (rerun to start again)", 130)
+        _fail(
+            "interrupted; no results were written for this run (LLM replies received so far "
+            "are cached, so a rerun resumes where this one stopped)",
+            130,
+        )
     return metrics["error"]
 
 
