@@ -369,6 +369,7 @@ def load_dataset(
     train_size: int | None = None,
     test_pool: bool = True,
     need_train: bool = True,
+    drop_test_overlap: bool = True,
 ) -> Dataset:
     """The run's test items (the first ``size``), fingerprint, and training items when needed.
 
@@ -403,6 +404,7 @@ def load_dataset(
         train, dataset.train_source = _load_train(
             test_file, all_test, size, hub, cache_dir, train_path, test_pool
         )
-        train, dataset.train_dropped_overlap = drop_overlap(train, test)
+        if drop_test_overlap:  # (fine-tuning keeps them, to refuse the leak loudly)
+            train, dataset.train_dropped_overlap = drop_overlap(train, test)
         dataset.train = train[:train_size] if train_size else train
     return dataset

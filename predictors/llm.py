@@ -52,6 +52,8 @@ class ChatPricer:
         self,
         model: str | None = "gpt-4o-mini",
         job_id: str | None = None,
+        suffix: str | None = None,
+        registry: str | None = None,
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
         concurrency: int = 16,
@@ -72,6 +74,8 @@ class ChatPricer:
     ) -> None:
         self.model = model
         self.job_id = job_id
+        self.suffix = suffix
+        self.registry = registry
         self.base_url = base_url
         self.api_key_env = api_key_env
         self.concurrency = concurrency
@@ -104,8 +108,10 @@ class ChatPricer:
             raise PricebenchError(
                 f"predictor.on_unparseable must be zero or fail, not {self.on_unparseable!r}"
             )
-        if not self.model and not self.job_id:
-            raise PricebenchError("set predictor.model=NAME or predictor.job_id=ftjob-...")
+        if not self.model and not self.job_id and not self.suffix:
+            raise PricebenchError(
+                "set predictor.model=NAME, predictor.job_id=ftjob-... or predictor.suffix=SUFFIX"
+            )
         if int(self.concurrency) < 1:
             raise PricebenchError(
                 f"predictor.concurrency must be at least 1, not {self.concurrency}"
@@ -226,25 +232,32 @@ class ChatPricer:
             )
 
     async def _model(self) -> str:
-        """The model to ask: ``model``, or the fine-tuned model of ``job_id``."""
-        if not self.job_id:
+        """The model to ask: ``model``, else the fine-tuned model of ``job_id``, else of the newest
+        job registered with ``suffix`` by ``pricebench-finetune``."""
+        job_id = self.job_id
+        if not job_id and self.suffix:
+            from predictors.finetune_jobs import find_job
+
+            record = find_job(self.registry or "results/finetunes.jsonl", self.suffix)
+            if record.get("status") == "succeeded" and record.get("model"):
+                return str(record["model"])
+            job_id = record["job_id"]
+        if not job_id:
             return str(self.model)
         import openai
 
         try:
-            job = await self._client().fine_tuning.jobs.retrieve(self.job_id)
+            job = await self._client().fine_tuning.jobs.retrieve(job_id)
         except openai.NotFoundError:
             raise PricebenchError(
-                f"no fine-tuning job {self.job_id} at {self.resolved_base_url}"
+                f"no fine-tuning job {job_id} at {self.resolved_base_url}"
             ) from None
         except openai.APIError as exc:
-            raise PricebenchError(
-                f"could not look up job {self.job_id}: {_first_line(exc)}"
-            ) from None
+            raise PricebenchError(f"could not look up job {job_id}: {_first_line(exc)}") from None
         if job.status != "succeeded" or not job.fine_tuned_model:
             raise PricebenchError(
-                f"fine-tuning job {self.job_id} is {job.status}, not succeeded; follow it with "
-                f"`pricebench-finetune stage=follow job_id={self.job_id}` and evaluate it when done"
+                f"fine-tuning job {job_id} is {job.status}, not succeeded; follow it with "
+                f"`pricebench-finetune stage=follow job_id={job_id}` and evaluate it when done"
             )
         return job.fine_tuned_model
 
