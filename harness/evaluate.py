@@ -87,6 +87,8 @@ def build_records(
             "sle": float(scores.sle[i]),
             "colour": scores.colour[i],
         }
+        if item.category:
+            record["category"] = item.category
         if scores.clipped[i]:
             original = prediction.guess
             record["clipped_from"] = None if math.isnan(original) else original
