@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from harness.errors import PricebenchError
+
+if TYPE_CHECKING:
+    from harness.evaluate import RunResult
 
 # conf/ sits beside the packages at the top of the project (installed with `pip install -e .`).
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -62,8 +65,8 @@ def build(node: DictConfig, what: str) -> Any:
         raise PricebenchError(f"could not build the {what} {target}: {first}") from None
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """One evaluation from a composed config; returns the run's metrics."""
+def run(cfg: DictConfig) -> RunResult:
+    """One evaluation from a composed config."""
     from omegaconf.errors import OmegaConfBaseException
 
     from harness.evaluate import evaluate
@@ -92,17 +95,27 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         chart=bool(cfg.get("chart", True)),
         tracker_context=_sweep_context(),
     )
-    return result.metrics
+    return result
+
+
+def _job_dir_and_overrides() -> tuple[str, list[str]]:
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    return hc.runtime.output_dir, list(hc.overrides.task)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def _app(cfg: DictConfig) -> float | None:
+    from harness.sweep import record_job
+
     try:
-        metrics = run(cfg)
+        result = run(cfg)
     except PricebenchError as exc:
-        if _is_multirun():
+        if _is_multirun():  # report it and let the other jobs go on
             print(f"pricebench: error: {exc}", file=sys.stderr)
-            raise
+            record_job(*_job_dir_and_overrides(), error=str(exc))
+            return float("nan")
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail(
@@ -110,7 +123,9 @@ def _app(cfg: DictConfig) -> float | None:
             "are cached, so a rerun resumes where this one stopped)",
             130,
         )
-    return metrics["error"]
+    if _is_multirun():
+        record_job(*_job_dir_and_overrides(), run_dir=result.run_dir, metrics=result.metrics)
+    return result.metrics["error"]
 
 
 def main() -> None:

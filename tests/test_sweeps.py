@@ -1,0 +1,154 @@
+"""Hydra multirun for real, in subprocesses: the basic and joblib launchers, Optuna, submitit_local,
+a failing job, and the sweep leaderboard printed at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_json, run_cli, run_dirs
+from tests.test_tracking import inspect_summary, run_record, wandb_runs
+
+pytestmark = pytest.mark.slow
+
+
+def sweep_dir(tmp_path: Path) -> Path:
+    (day,) = (tmp_path / "multirun").iterdir()
+    (sweep,) = day.iterdir()
+    return sweep
+
+
+def test_a_basic_multirun_of_three_predictors(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "predictor=random,constant,bow_lr",
+        "quiet=true",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+        tracker="wandb",
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = run_dirs(tmp_path / "r")
+    assert sorted(read_json(r / "metrics.json")["predictor"] for r in runs) == [
+        "bow_lr",
+        "constant",
+        "random",
+    ]
+    # one W&B run per job, all finished, in one group named after the sweep
+    wandb = wandb_runs(tmp_path)
+    assert len(wandb) == 3 and {inspect_summary(w)["state"] for w in wandb} == {"finished"}
+    groups = {run_record(w)["run_group"] for w in wandb}
+    sweep = sweep_dir(tmp_path)
+    assert groups == {"_".join(sweep.parts[-2:])}
+    # the sweep's leaderboard, printed and saved
+    assert "sweep " in proc.stdout and "3 job(s) done, 0 failed" in proc.stdout
+    board = (sweep / "leaderboard.md").read_text()
+    assert board in proc.stdout
+    ranked = [
+        line.split("|")[2].strip()
+        for line in board.splitlines()
+        if line[:4] in ("| 1 ", "| 2 ", "| 3 ")
+    ]
+    by_error = sorted(runs, key=lambda r: read_json(r / "metrics.json")["error"])
+    assert ranked == [read_json(r / "metrics.json")["predictor"] for r in by_error]
+    best = read_json(sweep / "best.json")
+    assert best["overrides"][0] == f"predictor={ranked[0]}"
+    assert f"best: predictor={ranked[0]}" in proc.stdout
+
+
+def test_a_joblib_multirun_of_four(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "predictor=random,constant,linear_features,bow_lr",
+        "quiet=true",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = run_dirs(tmp_path / "r")
+    assert len(runs) == 4 and all((r / "metrics.json").is_file() for r in runs)
+    assert "4 job(s) done, 0 failed" in proc.stdout
+
+
+def test_a_failing_job_leaves_the_others_intact(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "predictor=random,replay,constant",
+        "quiet=true",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "pricebench: error: the replay predictor needs predictor.path" in proc.stderr
+    assert "2 job(s) done, 1 failed" in proc.stdout
+    assert "failed: predictor=replay" in proc.stdout
+    runs = run_dirs(tmp_path / "r")
+    assert sorted(read_json(r / "metrics.json")["predictor"] for r in runs) == [
+        "constant",
+        "random",
+    ]
+    for run in runs:
+        assert len((run / "predictions.jsonl").read_text().splitlines()) == 250
+
+
+def test_an_optuna_sweep_finishes_and_reports_the_best(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "hydra/sweeper=optuna",
+        "+experiment=search_bow",
+        "hydra.sweeper.n_trials=3",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = run_dirs(tmp_path / "r")
+    assert len(runs) == 3
+    errors = {read_json(r / "metrics.json")["error"] for r in runs}
+    sweep = sweep_dir(tmp_path)
+    best = read_json(sweep / "best.json")
+    assert best["error"] == min(errors)
+    results = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in results and "predictor.max_features" in results
+    assert f"error=${best['error']:,.2f}" in proc.stdout
+
+
+def test_a_seed_sweep_aggregates_to_mean_and_sd(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "+experiment=seeds",
+        "predictor=random",
+        "hydra.sweeper.params={predictor.seed: '1,2,3'}",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seeds = sorted(
+        json.loads(json.dumps(read_json(r / "metrics.json")))["error"]
+        for r in run_dirs(tmp_path / "r")
+    )
+    assert len(seeds) == 3 and len(set(seeds)) == 3
+    from harness import leaderboard
+
+    (row,) = leaderboard.build(
+        leaderboard.load_runs(tmp_path / "r"), aggregate="mean", reported=False
+    ).ranked
+    assert row["runs"] == 3 and row["error"] == pytest.approx(sum(seeds) / 3)
+
+
+def test_submitit_local_runs_a_two_job_sweep(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "hydra/launcher=submitit_local",
+        "predictor=random,constant",
+        "quiet=true",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(run_dirs(tmp_path / "r")) == 2
+    assert "2 job(s) done, 0 failed" in proc.stdout
+    assert list((sweep_dir(tmp_path) / ".submitit").iterdir())  # submitit ran the jobs
