@@ -46,3 +46,19 @@ def _names_a_variable(key: str, value: Any) -> bool:
     return key.lower().endswith(("_env", "_var", "_variable")) and (
         value is None or (isinstance(value, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", value))
     )
+
+
+def api_key_from_env(variable: str | None) -> str:
+    """The API key held by environment variable ``variable`` (keys come only from there);
+    ``None`` means the endpoint needs no key. A missing key is one clear error."""
+    from harness.errors import PricebenchError
+
+    if not variable:
+        return "not-needed"  # a local endpoint such as Ollama takes any key
+    key = os.environ.get(variable)
+    if not key:
+        raise PricebenchError(
+            f"{variable} is not set: export {variable}=... (keys are read only from the "
+            "environment), or name another variable with api_key_env"
+        )
+    return key

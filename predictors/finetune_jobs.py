@@ -15,6 +15,7 @@ from typing import Any
 
 from harness import results
 from harness.errors import PricebenchError
+from harness.secrets import api_key_from_env
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -57,17 +58,9 @@ def find_job(path: str | Path, suffix: str) -> dict[str, Any]:
 
 
 def client_for(base_url: str | None, api_key_env: str | None) -> Any:
-    import os
-
     from openai import OpenAI
 
-    key = os.environ.get(api_key_env) if api_key_env else "not-needed"
-    if not key:
-        raise PricebenchError(
-            f"{api_key_env} is not set: export {api_key_env}=... (keys are read only from the "
-            "environment), or name another variable with api_key_env"
-        )
-    return OpenAI(api_key=key, base_url=base_url or None)
+    return OpenAI(api_key=api_key_from_env(api_key_env), base_url=base_url or None)
 
 
 def _api(what: str, call: Callable[[], Any]) -> Any:

@@ -21,6 +21,7 @@ from harness.aimd import AIMDLimiter
 from harness.data import Item
 from harness.errors import PricebenchError
 from harness.predictor import Prediction
+from harness.secrets import api_key_from_env
 from predictors.prompts import (
     PREFILL,
     REMOVE,
@@ -135,23 +136,12 @@ class ChatPricer:
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6
 
-    def _api_key(self) -> str:
-        if not self.api_key_env:
-            return "not-needed"  # a local endpoint such as Ollama takes any key
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise PricebenchError(
-                f"{self.api_key_env} is not set: export {self.api_key_env}=... (keys are read "
-                "only from the environment), or name another variable with predictor.api_key_env"
-            )
-        return key
-
     def _client(self) -> Any:
         if getattr(self, "client_", None) is None:
             from openai import AsyncOpenAI
 
             self.client_ = AsyncOpenAI(
-                api_key=self._api_key(),
+                api_key=api_key_from_env(self.api_key_env),
                 base_url=self.resolved_base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
