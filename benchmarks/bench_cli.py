@@ -25,7 +25,11 @@ CASES = {
 
 
 def time_command(args: list[str], repeat: int) -> list[float]:
-    exe = shutil.which("pricebench") or sys.exit("pricebench is not installed: pip install -e .")
+    exe = shutil.which("pricebench", path=str(Path(sys.executable).parent)) or shutil.which(
+        "pricebench"
+    )
+    if exe is None:
+        sys.exit("pricebench is not installed: pip install -e .")
     env = {**os.environ, "PRICEBENCH_DATA": os.environ.get("PRICEBENCH_DATA", str(DATA))}
     times = []
     with tempfile.TemporaryDirectory() as tmp:
