@@ -337,7 +337,7 @@ def _load_train(
     if train_path is not None:
         path = Path(train_path).expanduser()
         if not path.exists():
-            raise PricebenchError(f"training data {path} does not exist; fix data.train.path")
+            raise PricebenchError(f"training data {path} does not exist; fix data.train_path")
         found = _find(path, "train") if path.is_dir() else path
         if found is None:
             raise PricebenchError(f"{path} holds no train.jsonl, train.pkl or train.parquet")

@@ -11,6 +11,7 @@ import platform
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +106,22 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **results.package_versions()}
 
 
+def _notes(summary: dict[str, Any], dataset: Dataset) -> list[str]:
+    """What a reader of the summary line should know about how it was scored."""
+    notes = []
+    if summary["clipped"]:
+        notes.append(f"{summary['clipped']} guess(es) were NaN or below 0 and scored as $0")
+    if dataset.train_dropped_overlap:
+        notes.append(
+            f"dropped {dataset.train_dropped_overlap} training item(s) whose text is a test item's"
+        )
+    if not dataset.canonical:
+        notes.append(
+            f"not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})"
+        )
+    return notes
+
+
 def build_metrics(
     name: str,
     title: str,
@@ -153,77 +170,56 @@ def evaluate(
     """Fit, predict, score and store one run; print the course's lines; hand it to a tracker."""
     out = out or sys.stdout
     started = time.perf_counter()
-    if tracker is not None and hasattr(tracker, "start"):
-        tracker.start()
-    try:
-        return _evaluate(predictor, name, data, config, results_dir, title, tracker, quiet,
-                         progress, colour, chart, out, tracker_context, started)  # fmt: skip
-    finally:
-        if tracker is not None and hasattr(tracker, "close"):
-            tracker.close()
+    with ExitStack() as stack:
+        if hasattr(tracker, "start"):  # the W&B worker starts now, to import wandb meanwhile
+            tracker.start()
+            stack.callback(tracker.close)  # stops it if the evaluation fails before handing over
+        need_train = bool(getattr(predictor, "requires_fit", True))
+        dataset = load_dataset(**data, need_train=need_train)
+        loaded = time.perf_counter()
+        if need_train and not dataset.train:
+            raise PricebenchError(
+                f"{name} needs training items and none were found; set data.train_path"
+            )
+        predictor.fit(dataset.train)
+        fitted = time.perf_counter()
+        predictions = predict_all(predictor, dataset.test, progress=progress)
+        predicted = time.perf_counter()
 
+        scores = score([item.price for item in dataset.test], [p.guess for p in predictions])
+        summary = summarise(scores)
+        records = build_records(dataset.test, predictions, scores)
+        title = title or getattr(predictor, "label", None) or name
+        line = summary_line(title, summary)
+        timings = {
+            "load_seconds": loaded - started,
+            "fit_seconds": fitted - loaded,
+            "predict_seconds": predicted - fitted,
+        }
+        run_summary = getattr(predictor, "run_summary", None)
+        extra = run_summary() if callable(run_summary) else None
 
-def _evaluate(predictor: Predictor, name: str, data: Mapping[str, Any], config: Mapping[str, Any],
-              results_dir: str | Path, title: str | None, tracker: Any, quiet: bool,
-              progress: bool, colour: str | bool, chart: bool, out: TextIO,
-              tracker_context: Mapping[str, Any] | None, started: float) -> RunResult:  # fmt: skip
-    need_train = bool(getattr(predictor, "requires_fit", True))
-    dataset = load_dataset(**data, need_train=need_train)
-    loaded = time.perf_counter()
-    if need_train and not dataset.train:
-        raise PricebenchError(
-            f"{name} needs training items and none were found; set data.train.path"
-        )
-    predictor.fit(dataset.train)
-    fitted = time.perf_counter()
-    predictions = predict_all(predictor, dataset.test, progress=progress)
-    predicted = time.perf_counter()
+        run_dir = results.new_run_dir(results_dir, title)
+        from omegaconf import OmegaConf
 
-    scores = score([item.price for item in dataset.test], [p.guess for p in predictions])
-    summary = summarise(scores)
-    records = build_records(dataset.test, predictions, scores)
-    title = title or getattr(predictor, "label", None) or name
-    line = summary_line(title, summary)
-    timings = {
-        "load_seconds": loaded - started,
-        "fit_seconds": fitted - loaded,
-        "predict_seconds": predicted - fitted,
-    }
-    run_summary = getattr(predictor, "run_summary", None)
-    extra = run_summary() if callable(run_summary) else None
+        stored_config = redact(dict(config))
+        results.write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(stored_config))
+        results.write_jsonl(run_dir / results.PREDICTIONS_FILE, records)
+        if chart:
+            report.save_chart(
+                run_dir / results.CHART_FILE,
+                scores.truth.tolist(), scores.guess.tolist(), scores.colour, line,
+            )  # fmt: skip
+        timings["total_seconds"] = time.perf_counter() - started
+        metrics = build_metrics(name, title, summary, dataset, timings, extra)
+        results.write_json(run_dir / results.METRICS_FILE, metrics)
 
-    run_dir = results.new_run_dir(results_dir, title)
-    from omegaconf import OmegaConf
-
-    stored_config = redact(dict(config))
-    results.write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(stored_config))
-    results.write_jsonl(run_dir / results.PREDICTIONS_FILE, records)
-    if chart:
-        report.save_chart(
-            run_dir / results.CHART_FILE,
-            scores.truth.tolist(), scores.guess.tolist(), scores.colour, line,
-        )  # fmt: skip
-    timings["total_seconds"] = time.perf_counter() - started
-    metrics = build_metrics(name, title, summary, dataset, timings, extra)
-    results.write_json(run_dir / results.METRICS_FILE, metrics)
-
-    if not quiet:
-        report.print_items(records, report.use_colour(colour, out), out)
-    if summary["clipped"]:
-        out.write(f"note: {summary['clipped']} guess(es) were NaN or below 0 and scored as $0\n")
-    if dataset.train_dropped_overlap:
-        out.write(
-            f"note: dropped {dataset.train_dropped_overlap} training item(s) whose text is a "
-            "test item's\n"
-        )
-    if not dataset.canonical:
-        out.write(
-            f"note: not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})\n"
-        )
-    out.write(line + "\n")
-    out.write(f"results: {run_dir}\n")
-    out.flush()
-    if tracker is not None:
-        context = {"name": name, **(tracker_context or {})}
-        tracker.log_run(run_dir, metrics, records, stored_config, **context)
-    return RunResult(run_dir, metrics, records, line)
+        if not quiet:
+            report.print_items(records, report.use_colour(colour, out), out)
+        out.write("".join(f"note: {note}\n" for note in _notes(summary, dataset)))
+        out.write(f"{line}\nresults: {run_dir}\n")
+        out.flush()
+        if tracker is not None:
+            context = {"name": name, **(tracker_context or {})}
+            tracker.log_run(run_dir, metrics, records, stored_config, **context)
+        return RunResult(run_dir, metrics, records, line)

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness import results
 from harness.data import CANONICAL_FINGERPRINT
-from harness.errors import PricebenchError
+from harness.errors import PricebenchError, warn
 from harness.published import PUBLISHED, SOURCE
 
 COLUMNS = (
@@ -57,28 +57,31 @@ class Run:
                           sort_keys=True, default=str)  # fmt: skip
 
 
-def load_runs(results_dir: str | Path) -> list[Run]:
-    """Every finished run under ``results_dir`` (a folder with ``metrics.json``), oldest first."""
+def load_run(path: str | Path) -> Run | None:
+    """One finished run folder with its config; None (and a warning) if it cannot be read."""
     import yaml
 
-    runs = []
-    for path in results.finished_runs(results_dir):
-        try:
-            metrics = results.read_metrics(path)
-            config_file = path / results.CONFIG_FILE
-            config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
-        except (OSError, ValueError, yaml.YAMLError) as exc:
-            print(f"pricebench: warning: skipping {path}: {exc}", file=sys.stderr)
-            continue
-        runs.append(Run(path, metrics, config or {}))
+    path = Path(path)
+    try:
+        metrics = results.read_metrics(path)
+        config_file = path / results.CONFIG_FILE
+        config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        warn(f"skipping {path}: {exc}")
+        return None
+    return Run(path, metrics, config or {})
+
+
+def load_runs(results_dir: str | Path) -> list[Run]:
+    """Every finished run under ``results_dir`` (a folder with ``metrics.json``), oldest first."""
+    runs = [run for path in results.finished_runs(results_dir) if (run := load_run(path))]
     return sorted(runs, key=lambda r: (r.metrics.get("created_at", ""), r.path.name))
 
 
 def find_run(results_dir: str | Path, name: str) -> Run:
     """A run by folder path, or by folder name (or a unique prefix of one) under ``results_dir``."""
-    candidate = Path(name)
-    if (candidate / results.METRICS_FILE).is_file():
-        return Run(candidate, results.read_metrics(candidate))
+    if (Path(name) / results.METRICS_FILE).is_file() and (run := load_run(name)):
+        return run
     matches = [r for r in load_runs(results_dir) if r.path.name.startswith(name)]
     if len(matches) != 1:
         found = "no run" if not matches else f"{len(matches)} runs"

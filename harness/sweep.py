@@ -52,17 +52,7 @@ class SweepLeaderboard(Callback):
         jobs = read_jobs(sweep_dir)
         done = [j for j in jobs if j["status"] == "ok"]
         failed = [j for j in jobs if j["status"] == "failed"]
-        runs = [
-            leaderboard.Run(Path(j["run_dir"]), results.read_metrics(j["run_dir"]))
-            for j in done
-            if (Path(j["run_dir"]) / results.METRICS_FILE).is_file()
-        ]
-        for run in runs:
-            config_file = run.path / results.CONFIG_FILE
-            if config_file.is_file():
-                import yaml
-
-                run.config = yaml.safe_load(config_file.read_text()) or {}
+        runs = [run for job in done if (run := leaderboard.load_run(job["run_dir"]))]
         lines = [f"sweep {sweep_dir}: {len(done)} job(s) done, {len(failed)} failed"]
         if runs:
             board = leaderboard.build(runs, reported=False, n_boot=500)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from harness.errors import warn
 from harness.secrets import redact
 
 MODES = ("online", "offline", "disabled", "shared")
@@ -62,10 +63,6 @@ def resolve_mode(mode: str | None) -> str:
     if mode not in MODES:
         raise ValueError(f"tracker.mode must be one of {', '.join(MODES)}, not {mode!r}")
     return mode
-
-
-def _warn(message: str) -> None:
-    print(f"pricebench: warning: {message}", file=sys.stderr)
 
 
 class WandbTracker:
@@ -132,7 +129,7 @@ class WandbTracker:
         try:
             mode = resolve_mode(self.mode)
         except ValueError as exc:
-            _warn(f"{exc}; the run was not logged to W&B")
+            warn(f"{exc}; the run was not logged to W&B")
             self.close()
             return
         job = {
@@ -164,7 +161,7 @@ class WandbTracker:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-            _warn(f"W&B took too long and was stopped; the results in {run_dir} are complete")
+            warn(f"W&B took too long and was stopped; the results in {run_dir} are complete")
             return
         if worker.returncode != 0:
-            _warn(f"the W&B worker failed (exit {worker.returncode}); {run_dir} is intact")
+            warn(f"the W&B worker failed (exit {worker.returncode}); {run_dir} is intact")

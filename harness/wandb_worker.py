@@ -14,19 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import results
+from harness.errors import first_line, warn
 from harness.metrics import by_price_band, score
 
 TABLE_COLUMNS = ("index", "title", "truth", "guess", "error", "sle", "colour")
-SUMMARY_SKIP = ("versions", "git", "summary_line_colour")
-
-
-def warn(message: str) -> None:
-    print(f"pricebench: warning: {message}", file=sys.stderr, flush=True)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+SUMMARY_SKIP = ("versions", "git")
 
 
 def warm_up() -> Any:

@@ -117,14 +117,14 @@ class LinearFeatures:
 
         if not train_items:
             raise PricebenchError(
-                "linear_features needs training items to fit; check data.train (or data.path)"
+                "linear_features needs training items to fit; check data.train_path (or data.path)"
             )
         with_details = [item for item in train_items if item.details]
         if not with_details:
             raise PricebenchError(
                 f"linear_features needs items with details (test.jsonl or the course's pickles "
                 f"carry them); none of the {len(train_items)} training items has any: point "
-                "data.train.path at such a file or choose another predictor"
+                "data.train_path at such a file or choose another predictor"
             )
         weights = [w for w in map(weight_of, with_details) if w is not None]
         ranks = [r for r in map(rank_of, with_details) if r is not None]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import results
-from harness.errors import PricebenchError
+from harness.errors import PricebenchError, first_line, warn
 from harness.secrets import api_key_from_env
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -69,8 +68,7 @@ def _api(what: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except openai.APIError as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PricebenchError(f"{what} failed: {text}") from None
+        raise PricebenchError(f"{what} failed: {first_line(exc)}") from None
 
 
 def upload(client: Any, path: Path) -> str:
@@ -162,7 +160,6 @@ def log_to_wandb(
     """One W&B run for the job: its config, loss curves, final status and model; offline when no
     key. Returns the offline run folder; a W&B failure is one warning line, never an error."""
     from harness.tracking import resolve_mode
-    from harness.wandb_worker import first_line, warn
 
     try:
         import wandb
@@ -212,7 +209,3 @@ def job_error(job: Any) -> str:
     if not message:
         return "no error given"
     return f"{message} ({code})" if code else message
-
-
-def stderr(line: str) -> None:
-    print(line, file=sys.stderr)

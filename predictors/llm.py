@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.aimd import AIMDLimiter
 from harness.data import Item
-from harness.errors import PricebenchError
+from harness.errors import PricebenchError, first_line
 from harness.predictor import Prediction
 from harness.secrets import api_key_from_env
 from predictors.prompts import (
@@ -36,11 +36,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 class _CallFailed(Exception):
     """A request that still failed after the SDK's retries (counted, not fatal on its own)."""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 class ChatPricer:
@@ -243,7 +238,7 @@ class ChatPricer:
                 f"no fine-tuning job {job_id} at {self.resolved_base_url}"
             ) from None
         except openai.APIError as exc:
-            raise PricebenchError(f"could not look up job {job_id}: {_first_line(exc)}") from None
+            raise PricebenchError(f"could not look up job {job_id}: {first_line(exc)}") from None
         if job.status != "succeeded" or not job.fine_tuned_model:
             raise PricebenchError(
                 f"fine-tuning job {job_id} is {job.status}, not succeeded; follow it with "
@@ -305,20 +300,20 @@ class ChatPricer:
             text = choice.message.content or ""
         except openai.RateLimitError as exc:
             self._failed(congested=True)
-            raise _CallFailed(f"rate limited: {_first_line(exc)}") from None
+            raise _CallFailed(f"rate limited: {first_line(exc)}") from None
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise PricebenchError(
                 f"{self.resolved_base_url} refused the API key in {self.api_key_env} "
-                f"({_first_line(exc)}); check the key"
+                f"({first_line(exc)}); check the key"
             ) from None
         except (openai.NotFoundError, openai.BadRequestError) as exc:
             raise PricebenchError(
                 f"{self.resolved_base_url} rejected the request for model {body['model']!r} "
-                f"({_first_line(exc)}); check predictor.model and predictor.base_url"
+                f"({first_line(exc)}); check predictor.model and predictor.base_url"
             ) from None
         except (openai.APIError, AttributeError, IndexError, TypeError, ValueError) as exc:
             self._failed(congested=False)
-            raise _CallFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+            raise _CallFailed(first_line(exc)) from None
         latency = time.perf_counter() - started
         self.limiter_.record(congested=raw.retries_taken > 0)
         self.stats_["requests"] += 1

@@ -35,7 +35,7 @@ def tokenize(text: str) -> list[str]:
 def _require_items(name: str, train_items: Sequence[Item]) -> None:
     if not train_items:
         raise PricebenchError(
-            f"{name} needs training items to fit; check data.train (or data.path), "
+            f"{name} needs training items to fit; check data.train_path (or data.path), "
             "or choose a predictor that needs no training"
         )
 
