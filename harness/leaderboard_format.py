@@ -127,16 +127,19 @@ def to_html(board: Any) -> str:
             parts.append(
                 f"<img alt='truth vs guess' width='720' src='data:image/png;base64,{data}'>"
             )
-        bands = breakdown(run.records, by="band")
-        parts.append("<table><tr><th>price band</th><th>n</th><th>error</th><th>hits</th>"
-                     "<th>bias</th></tr>")  # fmt: skip
-        for band in bands:
-            parts.append(
-                f"<tr><td>{esc(band['group'])}</td><td>{band['n']}</td>"
-                f"<td>${band['error']:,.2f}</td><td>{band['hit_rate']:.1%}</td>"
-                f"<td>{band['bias']:+,.2f}</td></tr>"
-            )
-        parts.append("</table>")
+        groupings = [("price band", "band")]
+        if any(r.get("category") for r in run.records):
+            groupings.append(("category", "category"))
+        for heading, by in groupings:
+            parts.append(f"<table><tr><th>{heading}</th><th>n</th><th>error</th><th>hits</th>"
+                         "<th>bias</th></tr>")  # fmt: skip
+            for group in breakdown(run.records, by=by):
+                parts.append(
+                    f"<tr><td>{esc(str(group['group']))}</td><td>{group['n']}</td>"
+                    f"<td>${group['error']:,.2f}</td><td>{group['hit_rate']:.1%}</td>"
+                    f"<td>{group['bias']:+,.2f}</td></tr>"
+                )
+            parts.append("</table>")
         worst = sorted(run.records, key=lambda r: -r["error"])[:5]
         parts.append("<p>largest errors:</p><ul>")
         for r in worst:

@@ -168,6 +168,12 @@ def test_stages_one_at_a_time(tmp_path: Path) -> None:
                 assert server.requests == []  # nothing reaches the API before upload
         assert "integrations" not in server.job_requests[0]
         assert "fine-tuned model: ft:gpt-4o-mini-2024-07-18:org-test:pricer:" in proc.stdout
+        # a fresh output folder knows no job: follow finds it by suffix in the registry
+        by_suffix = finetune(tmp_path, server, "stage=follow", "wandb.log=false",
+                             f"output_dir={tmp_path}/elsewhere")  # fmt: skip
+        assert by_suffix.returncode == 0, by_suffix.stderr
+        (job,) = server.jobs.values()
+        assert f"following {job['id']}" in by_suffix.stdout
 
 
 def test_a_failed_job_exits_non_zero_with_its_error(tmp_path: Path) -> None:

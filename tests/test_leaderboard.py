@@ -136,6 +136,7 @@ def test_html_is_one_static_file_with_everything_escaped(tmp_path: Path) -> None
     page = out.read_text()
     assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "data:image/png;base64," in page and "price band" in page
+    assert "<th>category</th>" in page and "<td>Automotive</td>" in page
 
 
 def test_aggregate_mean_over_seeds(tmp_path: Path) -> None:
@@ -172,3 +173,23 @@ def test_a_missing_results_folder_is_one_line(tmp_path: Path, capsys) -> None:
         leaderboard.main(["--results", str(tmp_path / "none")])
     assert exit_info.value.code == 2
     assert "no results folder" in capsys.readouterr().err
+
+
+def test_a_run_the_paired_tests_cannot_tell_from_the_leader_is_marked(
+    store: Path, tmp_path
+) -> None:
+    results_dir = tmp_path / "results"
+    for title in ("gpt-4o-mini", "gpt-4o-mini again"):
+        path = REFERENCE_DIR / "gpt-4o-mini.csv"
+        overrides = ["predictor=replay", f"predictor.path={path}"]
+        reproduce.run_row(overrides, title, str(results_dir), str(DATA_DIR))
+    reproduce.run_row(["predictor=random"], "random", str(results_dir), str(DATA_DIR))
+    board = leaderboard.build(leaderboard.load_runs(results_dir), reported=False, n_boot=200)
+    marks = {row["title"]: row["tie_with_leader"] for row in board.ranked}
+    assert sorted(marks.values()) == ["leader", "no", "yes"]
+    assert marks["random"] == "no"
+    from harness import leaderboard_format
+
+    lines = leaderboard_format.markdown(board).splitlines()
+    (tied,) = [line for line in lines if line.startswith("| 2 ≈ |")]
+    assert "gpt-4o-mini" in tied
