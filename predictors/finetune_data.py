@@ -19,14 +19,13 @@ from pathlib import Path
 from harness.data import Item
 from harness.errors import PricebenchError
 from harness.results import write_jsonl
+from harness.tokens import count_messages
 from predictors.prompts import PREFILL, REMOVE, SYSTEM_PROMPT, USER_TEMPLATE, build_messages
 
 ROLES = ("system", "user", "assistant")
 TRAIN_FILE = "train.jsonl"
 VALIDATION_FILE = "validation.jsonl"
 MIN_TRAIN_EXAMPLES = 10  # OpenAI's minimum for a fine-tuning job
-CHARS_PER_TOKEN = 4
-TOKENS_PER_MESSAGE = 4
 
 Example = dict[str, list[dict[str, str]]]
 
@@ -55,35 +54,11 @@ def training_example(
     return {"messages": messages}
 
 
-def _count_tokens_tiktoken(examples: Sequence[dict], encoding) -> int:
-    # OpenAI's cookbook count: 3 tokens framing each message, its role and content, 3 priming.
-    total = 0
-    for example in examples:
-        for message in example.get("messages", []):
-            total += 3 + sum(len(encoding.encode(str(value))) for value in message.values())
-        total += 3
-    return total
-
-
 def estimate_tokens(examples: Sequence[dict]) -> int:
-    """An estimate of the tokens a fine-tuning job bills per epoch for ``examples``.
-
-    With ``tiktoken`` installed: GPT-4o-mini's ``o200k_base`` encoding of every role and content
-    plus OpenAI's per-message framing (3 tokens a message, 3 an example). Without it: about one
-    token per 4 characters of content plus 4 tokens of overhead per message.
-    """
-    try:
-        import tiktoken
-    except ImportError:
-        tiktoken = None
-    if tiktoken is not None:
-        return _count_tokens_tiktoken(examples, tiktoken.get_encoding("o200k_base"))
-    total = 0
-    for example in examples:
-        for message in example.get("messages", []):
-            content = str(message.get("content", ""))
-            total += math.ceil(len(content) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE
-    return total
+    """An estimate of the tokens a fine-tuning job bills per epoch for ``examples``: the sum of
+    :func:`harness.tokens.count_messages` over the examples (tiktoken's count when it can load
+    its encoding, else about one token per 4 characters)."""
+    return sum(count_messages(example.get("messages", [])) for example in examples)
 
 
 def _leaks_answer(answer: str, user: str) -> bool:

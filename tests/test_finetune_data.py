@@ -229,3 +229,17 @@ def test_estimate_tokens_uses_tiktoken_when_installed(examples: list[dict], monk
     monkeypatch.setitem(sys.modules, "tiktoken", fake)
     words = sum(len(str(v).split()) for m in examples[0]["messages"] for v in m.values())
     assert estimate_tokens(examples[:1]) == words + 3 * 3 + 3
+
+
+def test_estimate_tokens_falls_back_when_tiktoken_cannot_load_its_encoding(
+    examples: list[dict], monkeypatch
+) -> None:
+    # tiktoken downloads its encodings on first use; offline that raises, and the estimate must
+    # fall back to the characters/4 rule instead of failing the whole prepare stage.
+    def offline(name: str):
+        raise ConnectionError("could not fetch o200k_base.tiktoken")
+
+    monkeypatch.setitem(sys.modules, "tiktoken", types.SimpleNamespace(get_encoding=offline))
+    with_broken_tiktoken = estimate_tokens(examples[:2])
+    monkeypatch.setitem(sys.modules, "tiktoken", None)  # as if not installed
+    assert with_broken_tiktoken == estimate_tokens(examples[:2]) > 0
