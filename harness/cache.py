@@ -28,6 +28,12 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS responses "
     "(key TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL)"
 )
+# Batch API jobs in flight, keyed by the set of requests they answer, so a rerun resumes the
+# same batch instead of paying for a second one.
+_BATCH_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS batches "
+    "(key TEXT PRIMARY KEY, batch_id TEXT NOT NULL, created_at TEXT NOT NULL)"
+)
 
 
 class ResponseCache:
@@ -69,6 +75,27 @@ class ResponseCache:
             "INSERT OR REPLACE INTO responses (key, value, created_at) VALUES (?, ?, ?)",
             (key, value, created_at),
         )
+
+    def get_batch(self, key: str) -> str | None:
+        """The id of the batch submitted for the requests behind ``key``, if one is pending."""
+        if not self.enabled:
+            return None
+        rows = self._query("SELECT batch_id FROM batches WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def put_batch(self, key: str, batch_id: str) -> None:
+        """Remember that ``batch_id`` answers the requests behind ``key``."""
+        if self.enabled:
+            created_at = datetime.now(UTC).isoformat(timespec="seconds")
+            self._query(
+                "INSERT OR REPLACE INTO batches (key, batch_id, created_at) VALUES (?, ?, ?)",
+                (key, batch_id, created_at),
+            )
+
+    def drop_batch(self, key: str) -> None:
+        """Forget the batch behind ``key`` (it ended, and its answers are stored)."""
+        if self.enabled:
+            self._query("DELETE FROM batches WHERE key = ?", (key,))
 
     def __len__(self) -> int:
         if not self.enabled:
@@ -153,4 +180,5 @@ def _configure(conn: sqlite3.Connection) -> bool:
         return False
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(_SCHEMA)
+    conn.execute(_BATCH_SCHEMA)
     return True

@@ -106,9 +106,14 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **results.package_versions()}
 
 
-def _notes(summary: dict[str, Any], dataset: Dataset) -> list[str]:
+def _notes(
+    summary: dict[str, Any],
+    dataset: Dataset,
+    records: Sequence[dict[str, Any]] = (),
+    predictor_notes: Sequence[str] = (),
+) -> list[str]:
     """What a reader of the summary line should know about how it was scored."""
-    notes = []
+    notes = list(predictor_notes)
     if summary["clipped"]:
         notes.append(f"{summary['clipped']} guess(es) were NaN or below 0 and scored as $0")
     if dataset.train_dropped_overlap:
@@ -118,6 +123,13 @@ def _notes(summary: dict[str, Any], dataset: Dataset) -> list[str]:
     if not dataset.canonical:
         notes.append(
             f"not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})"
+        )
+    unreadable = [r for r in records if r.get("unparseable")]
+    if unreadable:  # last, right above the summary line it qualifies
+        first = unreadable[0]
+        notes.append(
+            f"{len(unreadable)} of {len(records)} replies held no price and were scored as $0 "
+            f"(first: item {first['index']}: {str(first.get('raw') or '')[:60]!r})"
         )
     return notes
 
@@ -197,7 +209,12 @@ def evaluate(
             "predict_seconds": predicted - fitted,
         }
         run_summary = getattr(predictor, "run_summary", None)
-        extra = run_summary() if callable(run_summary) else None
+        extra = dict(run_summary()) if callable(run_summary) else {}
+        notes_of = getattr(predictor, "notes", None)
+        predictor_notes = notes_of() if callable(notes_of) else []
+        notes = _notes(summary, dataset, records, predictor_notes)
+        if notes:
+            extra["notes"] = notes
 
         run_dir = results.new_run_dir(results_dir, title)
         from omegaconf import OmegaConf
@@ -216,7 +233,7 @@ def evaluate(
 
         if not quiet:
             report.print_items(records, report.use_colour(colour, out), out)
-        out.write("".join(f"note: {note}\n" for note in _notes(summary, dataset)))
+        out.write("".join(f"note: {note}\n" for note in notes))
         out.write(f"{line}\nresults: {run_dir}\n")
         out.flush()
         if tracker is not None:

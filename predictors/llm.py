@@ -1,9 +1,12 @@
-"""Chat-model pricers through the official ``openai`` SDK: GPT-4o-mini, GPT-4o, fine-tuned models
-and any OpenAI-compatible endpoint (Ollama, vLLM, ...). One class; one YAML per model.
+"""Chat-model pricers through the official ``openai`` SDK: OpenAI's models (classic chat models,
+GPT-5-family and o-series reasoning models), fine-tuned models and any OpenAI-compatible endpoint
+(Anthropic, Gemini, xAI, DeepSeek, OpenRouter, Azure, Ollama, vLLM, ...). One class; one YAML each.
 
-Requests run concurrently under an adaptive limit (halved on 429s and retries, regrown slowly),
-and every answered request is written to the response cache as it arrives, so an interrupted run
-resumes on rerun without repeating an answered request.
+Requests fit the model (``predictors.model_families``, adapted once when a server refuses a
+parameter), run concurrently under an adaptive limit, and every answer is written to the response
+cache as it arrives, so an interrupted run resumes on rerun without repeating a paid request.
+``batch=true`` sends them through the Batch API instead (``predictors.llm_batch``); ``max_cost``
+stops a run whose estimate is too high before its first request (``predictors.cost_guard``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from harness.data import Item
 from harness.errors import PricebenchError, first_line
 from harness.predictor import Prediction
 from harness.secrets import api_key_from_env
+from predictors import cost_guard
+from predictors.llm_transport import CallFailed, Refused, Watch, console, send
+from predictors.model_families import adaptation, describe, omitted, request_params
 from predictors.prompts import (
     PREFILL,
     REMOVE,
@@ -32,10 +38,11 @@ from predictors.prompts import (
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-
-class _CallFailed(Exception):
-    """A request that still failed after the SDK's retries (counted, not fatal on its own)."""
+EARLY_CUT_OFF = 3  # this many first replies all cut off by the budget: the budget is too small
+SETTING_OF = {  # a refused request parameter -> the config key behind it
+    "max_tokens": "max_tokens", "max_completion_tokens": "max_tokens",
+    "reasoning_effort": "reasoning_effort", "temperature": "temperature", "seed": "seed",
+}  # fmt: skip
 
 
 class ChatPricer:
@@ -52,12 +59,17 @@ class ChatPricer:
         registry: str | None = None,
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
+        endpoint_env: str | None = None,
+        endpoint_path: str = "",
         concurrency: int = 16,
         timeout: float = 30.0,
         max_retries: int = 2,
+        circuit_breaker: int = 3,
+        rate_limit_wait: float = 120.0,
         temperature: float | None = None,
         seed: int | None = 42,
         max_tokens: int = 5,
+        reasoning_effort: str | None = None,
         system_prompt: str = SYSTEM_PROMPT,
         user_template: str = USER_TEMPLATE,
         prefill: str | None = PREFILL,
@@ -65,8 +77,14 @@ class ChatPricer:
         on_unparseable: str = "zero",
         input_price: float = 0.0,
         output_price: float = 0.0,
+        max_cost: float | None = None,
+        batch: bool = False,
+        batch_api: bool = True,
+        batch_price_factor: float = 0.5,
+        batch_poll_seconds: float = 30.0,
         cache_dir: str | None = None,
         cache_enabled: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.model = model
         self.job_id = job_id
@@ -74,12 +92,17 @@ class ChatPricer:
         self.registry = registry
         self.base_url = base_url
         self.api_key_env = api_key_env
+        self.endpoint_env = endpoint_env
+        self.endpoint_path = endpoint_path
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
+        self.circuit_breaker = circuit_breaker
+        self.rate_limit_wait = rate_limit_wait
         self.temperature = temperature
         self.seed = seed
         self.max_tokens = max_tokens
+        self.reasoning_effort = reasoning_effort
         self.system_prompt = system_prompt
         self.user_template = user_template
         self.prefill = prefill
@@ -87,8 +110,14 @@ class ChatPricer:
         self.on_unparseable = on_unparseable
         self.input_price = input_price
         self.output_price = output_price
+        self.max_cost = max_cost
+        self.batch = batch
+        self.batch_api = batch_api
+        self.batch_price_factor = batch_price_factor
+        self.batch_poll_seconds = batch_poll_seconds
         self.cache_dir = cache_dir
         self.cache_enabled = cache_enabled
+        self.quiet = quiet
 
     # --- configuration checks and the pure parts ---------------------------------------------
 
@@ -97,7 +126,21 @@ class ChatPricer:
 
     @property
     def resolved_base_url(self) -> str:
-        return (self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        """``base_url``; else the endpoint in ``endpoint_env`` (Azure) plus ``endpoint_path``;
+        else ``OPENAI_BASE_URL``; else the OpenAI API."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        if self.endpoint_env:
+            endpoint = (os.environ.get(self.endpoint_env) or "").strip().rstrip("/")
+            if not endpoint:
+                raise PricebenchError(
+                    f"{self.endpoint_env} is not set: export {self.endpoint_env}=https://"
+                    "RESOURCE.openai.azure.com (your resource's endpoint), or set "
+                    "predictor.base_url"
+                )
+            path = self.endpoint_path.rstrip("/")
+            return endpoint if not path or endpoint.endswith(path) else endpoint + path
+        return (os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
     def _check(self) -> None:
         if self.on_unparseable not in ("zero", "fail"):
@@ -108,40 +151,69 @@ class ChatPricer:
             raise PricebenchError(
                 "set predictor.model=NAME, predictor.job_id=ftjob-... or predictor.suffix=SUFFIX"
             )
-        if int(self.concurrency) < 1:
+        numbers = {
+            "concurrency": (self.concurrency, 1), "max_tokens": (self.max_tokens, 1),
+            "timeout": (self.timeout, 0.001), "max_retries": (self.max_retries, 0),
+            "circuit_breaker": (self.circuit_breaker, 0),
+            "rate_limit_wait": (self.rate_limit_wait, 0), "max_cost": (self.max_cost, 0),
+            "batch_poll_seconds": (self.batch_poll_seconds, 0.001),
+            "batch_price_factor": (self.batch_price_factor, 0),
+        }  # fmt: skip
+        for key, (value, least) in numbers.items():
+            if value is None and key == "max_cost":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
+                raise PricebenchError(
+                    f"predictor.{key} must be a number of at least {least:g}, not {value!r}"
+                )
+        if self.reasoning_effort is not None and not isinstance(self.reasoning_effort, str):
             raise PricebenchError(
-                f"predictor.concurrency must be at least 1, not {self.concurrency}"
+                f"predictor.reasoning_effort must be a word such as low, or null, not "
+                f"{self.reasoning_effort!r}"
             )
 
     def request_body(self, item: Item, model: str) -> dict[str, Any]:
-        """The chat completion request for one item (also the response cache's key)."""
+        """The chat completion request for one item (also the response cache's key), with the
+        parameters ``model`` takes (and those servers refused this run, adapted)."""
         body: dict[str, Any] = {
             "model": model,
             "messages": build_messages(
                 item, self.system_prompt, self.user_template, self.prefill, self.remove
             ),
-            "max_tokens": self.max_tokens,
         }
-        if self.seed is not None:
-            body["seed"] = self.seed
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
+        body.update(
+            request_params(
+                model,
+                max_tokens=int(self.max_tokens),
+                temperature=self.temperature,
+                seed=self.seed,
+                reasoning_effort=self.reasoning_effort,
+                adapted=getattr(self, "adapted_", None),
+            )
+        )
         return body
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6
+    def cost(self, input_tokens: int, output_tokens: int, factor: float = 1.0) -> float:
+        return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6 * factor
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.input_price or self.output_price)
 
     def _client(self) -> Any:
         if getattr(self, "client_", None) is None:
             from openai import AsyncOpenAI
 
-            self.client_ = AsyncOpenAI(
+            self.client_: Any = AsyncOpenAI(
                 api_key=api_key_from_env(self.api_key_env),
                 base_url=self.resolved_base_url,
                 timeout=self.timeout,
-                max_retries=self.max_retries,
+                max_retries=0,  # predictors.llm_transport.send retries, visibly
             )
         return self.client_
+
+    def _say(self, message: str) -> None:
+        console(message)
 
     # --- running -----------------------------------------------------------------------------
 
@@ -160,16 +232,29 @@ class ChatPricer:
         self.limiter_ = AIMDLimiter(int(self.concurrency))
         self.stats_: dict[str, Any] = {
             "requests": 0, "cache_hits": 0, "retries": 0, "failed": 0, "unparseable": 0,
-            "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "cost_fresh": 0.0,
+            "cut_off": 0, "refused_params": 0, "input_tokens": 0, "output_tokens": 0,
+            "reasoning_tokens": 0, "cost": 0.0, "cost_fresh": 0.0, "cost_estimate": None,
+            "batches": 0, "batch_polls": 0,
         }  # fmt: skip
+        self.adapted_: dict[str, str | None] = {}
         self.latencies_: list[float] = []
+        self.fresh_: set[str] = set()  # answered by this run's batch
+        self.batch_failures_: dict[str, str] = {}
         self.client_ = None
-        failures: list[tuple[int, str]] = []
+        self.watch_ = Watch(
+            self.resolved_base_url, self.api_key_env, float(self.timeout),
+            int(self.max_retries), int(self.circuit_breaker), float(self.rate_limit_wait),
+            bool(self.quiet), self._say, concurrency=lambda: self.limiter_.current,
+        )  # fmt: skip
+        failures: list[tuple[int, str, int]] = []
         unreadable: list[tuple[int, str]] = []
         loop = asyncio.new_event_loop()
         tasks: list[asyncio.Task[None]] = []
         try:
             model = self.model_ = loop.run_until_complete(self._model())
+            self._guard_cost(items, model)
+            if self.batch:
+                loop.run_until_complete(self._batch(items, model))
             finished: asyncio.Queue[tuple[int, Prediction | BaseException]] = asyncio.Queue()
 
             async def one(position: int, item: Item) -> None:
@@ -178,16 +263,28 @@ class ChatPricer:
                 except Exception as exc:
                     finished.put_nowait((position, exc))
 
+            async def watch() -> None:
+                try:
+                    await self.watch_.tick()
+                except PricebenchError as exc:
+                    finished.put_nowait((-1, exc))
+
             tasks = [loop.create_task(one(i, item)) for i, item in enumerate(items)]
+            tasks.append(loop.create_task(watch()))
+            answered = cut_off = 0
             for _ in items:
                 position, outcome = loop.run_until_complete(finished.get())
-                if isinstance(outcome, _CallFailed):
-                    failures.append((position, str(outcome)))
+                if isinstance(outcome, CallFailed):
+                    failures.append((position, str(outcome), outcome.retries))
                     continue
                 if isinstance(outcome, BaseException):
                     raise outcome
+                answered += 1
                 if outcome.extra.get("unparseable"):
                     unreadable.append((position, outcome.raw or ""))
+                    cut_off += bool(outcome.extra.get("cut_off"))
+                if answered == min(EARLY_CUT_OFF, len(items)) and cut_off == answered:
+                    raise PricebenchError(self._cut_off_message(answered, early=True))
                 yield position, outcome
         finally:
             for task in tasks:
@@ -200,21 +297,50 @@ class ChatPricer:
             self.cache_.close()
         self._raise_for(failures, unreadable, len(items))
 
-    def _raise_for(self, failures: list[tuple[int, str]], unreadable: list[tuple[int, str]],
+    def _cut_off_message(self, n: int, early: bool) -> str:
+        which = f"the first {n} replies were all" if early else f"{n} replies were"
+        effort = self.reasoning_effort or "null: the lowest"
+        reasoning = self.stats_["reasoning_tokens"]
+        spent = f", {reasoning} tokens spent on reasoning so far" if reasoning else ""
+        return (
+            f"{which} cut off by the token budget before any price (finish_reason 'length'"
+            f"{spent}): raise predictor.max_tokens (now {self.max_tokens}) or lower "
+            f"predictor.reasoning_effort (now {effort})"
+        )
+
+    def _raise_for(self, failures: list[tuple[int, str, int]], unreadable: list[tuple[int, str]],
                    n: int) -> None:  # fmt: skip
         if failures:
-            position, why = min(failures)
+            position, why, retries = min(failures)
             raise PricebenchError(
-                f"{len(failures)} of {n} requests failed after {self.max_retries} retries "
+                f"{len(failures)} of {n} requests failed after {retries} retries "
                 f"(first: item {position}: {why}); answered requests are cached, so a rerun "
                 "repeats only the failed ones"
             )
         if unreadable and self.on_unparseable == "fail":
             position, raw = min(unreadable)
+            cut = self.stats_["cut_off"]
+            budget = f"; {self._cut_off_message(cut, early=False)}" if cut else ""
             raise PricebenchError(
                 f"{len(unreadable)} of {n} replies hold no price (first: item {position}: "
-                f"{raw[:60]!r}); set predictor.on_unparseable=zero to score them as $0"
+                f"{raw[:60]!r}); set predictor.on_unparseable=zero to score them as $0{budget}"
             )
+
+    def _guard_cost(self, items: Sequence[Item], model: str) -> None:
+        """Estimate what the requests not in the cache will cost; stop above ``max_cost``."""
+        from harness.cache import ResponseCache
+
+        pending: dict[str, dict[str, Any]] = {}
+        for item in items:
+            body = self.request_body(item, model)
+            key = ResponseCache.key(self.resolved_base_url, model, body)
+            if key not in pending and self.cache_.get(key) is None:
+                pending[key] = body
+        factor = float(self.batch_price_factor) if self.batch else 1.0
+        found = cost_guard.estimate(pending.values(), self.input_price, self.output_price, factor)
+        self.estimate_ = found
+        self.stats_["cost_estimate"] = found.cost
+        cost_guard.check(found, self.max_cost, bool(self.batch))
 
     async def _model(self) -> str:
         """The model to ask: ``model``, else the fine-tuned model of ``job_id``, else of the newest
@@ -246,105 +372,215 @@ class ChatPricer:
             )
         return job.fine_tuned_model
 
+    async def _batch(self, items: Sequence[Item], model: str) -> None:
+        """Answer every request not in the cache through the Batch API (one batch; another only
+        when the first's lines were refused for a parameter adapted since)."""
+        from harness.cache import ResponseCache
+        from predictors.llm_batch import run_batch
+
+        if not self.batch_api:
+            raise PricebenchError(
+                f"{self.resolved_base_url} has no OpenAI-compatible Batch API (batch_api: false "
+                "in this predictor's config); set predictor.batch=false"
+            )
+        if not self.cache_.enabled:
+            raise PricebenchError(
+                "predictor.batch=true keeps the batch's answers in the response cache: set "
+                "cache.enabled=true"
+            )
+        for _ in range(3):
+            pending: dict[str, dict[str, Any]] = {}
+            for item in items:
+                body = self.request_body(item, model)
+                key = ResponseCache.key(self.resolved_base_url, model, body)
+                if key not in pending and self.cache_.get(key) is None:
+                    pending[key] = body
+            if not pending:
+                return
+            result = await run_batch(
+                self._client(), list(pending.items()), self.cache_, self.resolved_base_url,
+                float(self.batch_poll_seconds), self._say,
+            )  # fmt: skip
+            self.stats_["batches"] += 1
+            self.stats_["batch_polls"] += result.polls
+            self.batch_id_ = result.batch_id
+            for key, completion in result.answers.items():
+                factor = float(self.batch_price_factor)
+                try:
+                    parsed = _parse_completion(completion)
+                    entry = self._entry(parsed, pending[key], None, 0, factor, result.batch_id)
+                except (AttributeError, IndexError, TypeError, ValueError) as exc:
+                    result.failures[key] = first_line(exc)
+                    continue
+                self.cache_.put(key, entry)
+                self.fresh_.add(key)
+                self.stats_["requests"] += 1
+            if result.error:
+                raise PricebenchError(result.error)
+            adapted = False
+            for key, error in result.refused.items():
+                refused = Refused(_ErrorLike(error))
+                before = dict(self.adapted_)
+                self._adapt(refused, pending[key])
+                adapted = adapted or self.adapted_ != before
+                result.failures.pop(key, None)
+            self.batch_failures_.update(result.failures)
+            if not adapted:
+                return
+
     async def _one(self, position: int, item: Item, model: str) -> Prediction:
         from harness.cache import ResponseCache
 
-        body = self.request_body(item, model)
-        key = ResponseCache.key(self.resolved_base_url, model, body)
-        entry = self.cache_.get(key)
-        cached = entry is not None
-        if entry is None:
-            async with self.limiter_.slot():
-                entry = await self._call(body)
-                self.cache_.put(key, entry)  # before the slot frees: nothing answered is lost
-        else:
+        for _ in range(8):
+            version = len(self.adapted_)
+            body = self.request_body(item, model)
+            key = ResponseCache.key(self.resolved_base_url, model, body)
+            if key in self.batch_failures_:
+                self.stats_["failed"] += 1
+                raise CallFailed(f"in batch {self.batch_id_}: {self.batch_failures_[key]}", 0)
+            entry = self.cache_.get(key)
+            fresh = key in self.fresh_
+            if entry is None:
+                try:
+                    async with self.limiter_.slot():
+                        if version != len(self.adapted_):
+                            continue  # adapted while this request waited: build it anew
+                        entry = await self._call(body, position)
+                        self.cache_.put(key, entry)  # before the slot frees: nothing is lost
+                except Refused as refused:
+                    self._adapt(refused, body)
+                    continue
+                fresh = True
+            return self._prediction(entry, fresh)
+        raise PricebenchError(
+            f"{self.resolved_base_url} kept refusing the request's parameters for {model} "
+            f"(adapted so far: {', '.join(describe(*a) for a in self.adapted_.items())})"
+        )
+
+    def _adapt(self, refused: Refused, body: dict[str, Any]) -> None:
+        """Fix the parameter a server refused, for the rest of the run, or stop in one line."""
+        self.stats_["refused_params"] += 1
+        fix = adaptation(refused.code, refused.param, refused.message, body, self.reasoning_effort)
+        if fix is None or (fix[0] in self.adapted_ and self.adapted_[fix[0]] != fix[1]):
+            setting = SETTING_OF.get(str(refused.param), str(refused.param))
+            raise PricebenchError(
+                f"{self.resolved_base_url} refused {refused.param!r} for {body['model']} "
+                f"({refused.message.splitlines()[0][:200]}); change predictor.{setting}"
+            )
+        param, replacement = fix
+        if self.adapted_.get(param, "unset") == replacement:
+            return  # another request adapted it already
+        self.adapted_[param] = replacement
+        if not self.quiet:
+            self._say(
+                f"{body['model']} does not take {param} ({refused.message.splitlines()[0]}); "
+                f"sending {describe(param, replacement)} for the rest of the run"
+            )
+
+    def _prediction(self, entry: dict[str, Any], fresh: bool) -> Prediction:
+        cached = not fresh
+        if cached:
             self.stats_["cache_hits"] += 1
         self.stats_["input_tokens"] += entry["input_tokens"]
         self.stats_["output_tokens"] += entry["output_tokens"]
+        self.stats_["reasoning_tokens"] += int(entry.get("reasoning_tokens") or 0)
         self.stats_["cost_fresh"] += entry["cost"]
         if not cached:
             self.stats_["cost"] += entry["cost"]
         guess = parse_price(entry["text"])
-        if guess is None:
-            self.stats_["unparseable"] += 1
         extra: dict[str, Any] = {"cached": cached, "retries": 0 if cached else entry["retries"]}
         if guess is None:
+            self.stats_["unparseable"] += 1
             extra["unparseable"] = True
+            if entry.get("finish_reason") == "length":
+                self.stats_["cut_off"] += 1
+                extra["cut_off"] = True
+        if entry.get("batch_id"):
+            extra["batch_id"] = entry["batch_id"]
         return Prediction(
             guess=0.0 if guess is None else guess,
             raw=entry["text"],
             input_tokens=entry["input_tokens"],
             output_tokens=entry["output_tokens"],
             cost=entry["cost"],
-            latency=entry["latency"],
+            latency=entry.get("latency"),
             extra=extra,
         )
 
-    async def _call(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, body: dict[str, Any], position: int) -> dict[str, Any]:
         import openai
         from openai.types.chat import ChatCompletion
 
-        started = time.perf_counter()
-        try:
+        def post() -> Any:
             # The SDK's documented low-level `post`, asking for the raw response the way its own
             # `with_raw_response` does: the body is plain JSON already, and skipping the typed
             # `create()` saves ~1.7 ms of CPU a request, which limits throughput at concurrency 32.
-            raw = await self._client().post(
+            return self._client().post(
                 "/chat/completions",
                 body=body,
                 cast_to=ChatCompletion,
                 options={"headers": {"X-Stainless-Raw-Response": "true"}},
             )
+
+        started = time.perf_counter()
+        try:
+            raw, retries = await send(post, self.watch_, self.limiter_.record, f"item {position}")
             completion = raw.parse()
-            choice = completion.choices[0]
-            text = choice.message.content or ""
-        except openai.RateLimitError as exc:
-            self._failed(congested=True)
-            raise _CallFailed(f"rate limited: {first_line(exc)}") from None
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise PricebenchError(
-                f"{self.resolved_base_url} refused the API key in {self.api_key_env} "
-                f"({first_line(exc)}); check the key"
-            ) from None
-        except (openai.NotFoundError, openai.BadRequestError) as exc:
-            raise PricebenchError(
-                f"{self.resolved_base_url} rejected the request for model {body['model']!r} "
-                f"({first_line(exc)}); check predictor.model and predictor.base_url"
-            ) from None
+            entry = self._entry(completion, body, None, retries)
+        except CallFailed as exc:
+            self._count_failure(exc.retries, congested=False)
+            raise
         except (openai.APIError, AttributeError, IndexError, TypeError, ValueError) as exc:
-            self._failed(congested=False)
-            raise _CallFailed(first_line(exc)) from None
-        latency = time.perf_counter() - started
-        self.limiter_.record(congested=raw.retries_taken > 0)
+            self._count_failure(0, congested=False)
+            raise CallFailed(first_line(exc), 0) from None
+        latency = entry["latency"] = time.perf_counter() - started
+        self.limiter_.record(congested=retries > 0)
         self.stats_["requests"] += 1
-        self.stats_["retries"] += raw.retries_taken
+        self.stats_["retries"] += retries
         self.latencies_.append(latency)
+        return entry
+
+    def _entry(self, completion: Any, body: dict[str, Any], latency: float | None, retries: int,
+               factor: float = 1.0, batch_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """What the cache keeps of one answer: text, why it ended, tokens, cost, provenance."""
+        choice = completion.choices[0]
         usage = completion.usage
+        details = getattr(usage, "completion_tokens_details", None)
         input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        return {
-            "text": text,
+        entry = {
+            "text": choice.message.content or "",
+            "finish_reason": choice.finish_reason,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "cost": self.cost(input_tokens, output_tokens),
+            "reasoning_tokens": int(getattr(details, "reasoning_tokens", 0) or 0),
+            "cost": self.cost(input_tokens, output_tokens, factor),
             "latency": latency,
-            "retries": raw.retries_taken,
+            "retries": retries,
             "model": getattr(completion, "model", body["model"]),
             "system_fingerprint": getattr(completion, "system_fingerprint", None),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        if batch_id:
+            entry["batch_id"] = batch_id
+        return entry
 
-    def _failed(self, congested: bool) -> None:
+    def _count_failure(self, retries: int, congested: bool) -> None:
         self.stats_["requests"] += 1
         self.stats_["failed"] += 1
-        self.stats_["retries"] += self.max_retries
+        self.stats_["retries"] += retries
         self.limiter_.record(congested=congested)
 
     def run_summary(self) -> dict[str, Any]:
-        """Requests made, cache hits, retries, failures, unparseable replies, tokens, this run's
-        cost and a fresh run's, latency percentiles and the final concurrency."""
+        """Requests made, cache hits, retries, failures, unparseable and cut-off replies, refused
+        and adapted parameters, tokens, the estimate, this run's cost and a fresh run's, latency
+        percentiles and the final concurrency."""
         summary: dict[str, Any] = {"model": getattr(self, "model_", self.model)}
         summary.update(getattr(self, "stats_", {}))
+        summary["adapted"] = [describe(*a) for a in getattr(self, "adapted_", {}).items()]
+        summary["batch"] = bool(self.batch)
+        if getattr(self, "batch_id_", None):
+            summary["batch_id"] = self.batch_id_
         latencies = getattr(self, "latencies_", [])
         summary["latency_p50"] = float(np.percentile(latencies, 50)) if latencies else None
         summary["latency_p95"] = float(np.percentile(latencies, 95)) if latencies else None
@@ -352,3 +588,47 @@ class ChatPricer:
         summary["concurrency_final"] = limiter.current if limiter else None
         summary["concurrency_backoffs"] = limiter.backoffs if limiter else 0
         return summary
+
+    def notes(self) -> list[str]:
+        """What a reader of the summary line should know about this run's requests."""
+        stats = getattr(self, "stats_", None)
+        if stats is None:
+            return []
+        notes = []
+        model = getattr(self, "model_", self.model) or ""
+        if self.adapted_:
+            fixes = ", ".join(describe(*a) for a in self.adapted_.items())
+            notes.append(
+                f"{model} refused {stats['refused_params']} request(s) for their parameters; "
+                f"sent {fixes} instead (not counted as failures)"
+            )
+        notes.extend(omitted(model, self.temperature))
+        if stats["cut_off"]:
+            notes.append(self._cut_off_message(stats["cut_off"], early=False))
+        if self.priced and getattr(self, "estimate_", None) is not None:
+            found = self.estimate_
+            how = " at the batch price" if self.batch else ""
+            notes.append(
+                f"cost ${stats['cost']:.4f} for {stats['requests']} request(s){how}, "
+                f"{stats['cache_hits']} from the cache (estimated up to ${found.cost:.4f} "
+                f"before the run, tokens counted by {found.method})"
+            )
+        return notes
+
+
+class _ErrorLike:
+    """A batch line's error object, shaped like the SDK's exception for :class:`Refused`."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        self.code = error.get("code")
+        self.param = error.get("param")
+        self.message = str(error.get("message") or "")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _parse_completion(body: dict[str, Any]) -> Any:
+    from openai.types.chat import ChatCompletion
+
+    return ChatCompletion.model_validate(body)

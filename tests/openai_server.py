@@ -8,6 +8,10 @@ pooling and response parsing are exercised as they are against the real API::
 
 Other processes reach it through ``server.base_url`` (e.g. the CLI in a subprocess), or run it
 alone: ``python -m tests.openai_server --latency 0.05`` prints the base URL and serves until killed.
+
+More of the real API lives next to it: ``tests.fake_reasoning`` (GPT-5-family parameter checks and
+reasoning tokens, ``reasoning_model``, re-exported here), ``tests.fake_batches`` (the Batch API,
+routed from ``FakeOpenAI``) and, below, ``SilentServer`` and ``closed_port`` for transport failures.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import csv
 import hashlib
 import itertools
 import json
+import selectors
 import socket
 import socketserver
 import sys
@@ -31,7 +36,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeOpenAI", "Reply", "recorded_replies", "script"]
+__all__ = [
+    "FakeOpenAI",
+    "Reply",
+    "SilentServer",
+    "closed_port",
+    "error_body",
+    "recorded_replies",
+    "script",
+]
 
 HOST = "127.0.0.1"
 ORG = "org-test"
@@ -53,6 +66,13 @@ ERROR_KINDS = {  # status -> (error type, error code), as the real API sends the
     409: ("invalid_request_error", "conflict"),
     429: ("requests", "rate_limit_exceeded"),
 }
+MISSING_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank "
+    "username) if you're accessing the API from your browser and are prompted for a username and "
+    "password. You can obtain an API key from https://platform.openai.com/account/api-keys."
+)
+NO_PARAM = {"param": None, "code": None}
 NEXT_STATUS = {"validating_files": "queued", "queued": "running", "running": "succeeded"}
 TOTAL_STEPS = 5
 RESULT_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
@@ -66,7 +86,8 @@ class Reply:
     ``chat.completion`` is built around ``text`` (``None`` gives ``content: null``). For status
     >= 400 with no body, an OpenAI-shaped error is sent, with ``text`` as its message if given.
     ``headers`` override the defaults (including ``content-type``); ``content-length`` is always
-    computed by the server.
+    computed by the server. ``finish_reason`` and ``reasoning_tokens`` (part of
+    ``completion_tokens``, as in ``usage.completion_tokens_details``) go into the completion.
     """
 
     status: int = 200
@@ -77,6 +98,8 @@ class Reply:
     delay: float = 0.0
     prompt_tokens: int = 100
     completion_tokens: int = 2
+    finish_reason: str = "stop"
+    reasoning_tokens: int = 0
 
 
 Responder = Callable[[dict, int], Reply]
@@ -88,6 +111,20 @@ def error_body(message: str, status: int = 400, code: str | None = None, param: 
     return {
         "error": {"message": message, "type": kind, "param": param, "code": code or default_code}
     }
+
+
+def api_key_error(authorization: str | None) -> dict:
+    """OpenAI's 401 body for a missing or wrong ``Authorization: Bearer <key>`` header."""
+    scheme, _, key = (authorization or "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return {"error": {"message": MISSING_KEY, "type": "invalid_request_error"} | NO_PARAM}
+    masked = key[:3] + "*" * (len(key) - 7) + key[-4:] if len(key) > 7 else "*" * len(key)
+    message = (
+        f"Incorrect API key provided: {masked}. "
+        "You can find your API key at https://platform.openai.com/account/api-keys."
+    )
+    return error_body(message, 401, code="invalid_api_key")
 
 
 def script(*replies: Reply, then: Reply | None = None) -> Responder:
@@ -130,11 +167,17 @@ def recorded_replies(csv_path: str | Path, prompts: dict[str, int]) -> Responder
 class FakeOpenAI:
     """An OpenAI-compatible server on 127.0.0.1 in a daemon thread; a context manager.
 
-    ``chat(body, n)`` answers each POST /v1/chat/completions (``n``: 0-based index among chat
-    requests); ``latency`` is added to every chat reply. Files and fine-tuning jobs live in
+    ``chat(body, n)`` answers each POST /v1/chat/completions and each request of a batch (``n``:
+    0-based index among the chat requests it was asked to answer, direct and batched together);
+    ``latency`` is added to every direct chat reply. Files, fine-tuning jobs and batches live in
     memory: each GET of a job advances it one status; ``fail_jobs`` makes jobs fail validation.
-    ``requests`` records every request; ``errors`` collects exceptions raised by ``chat`` (the
-    client gets a 500 with ``x-should-retry: false``).
+    Batches (``tests.fake_batches``) advance one status every ``batch_polls`` GETs;
+    ``batch_outcome`` ("failed", "expired", "cancelled") makes them end badly.
+    With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get OpenAI's 401.
+    ``requests`` records every request (``method``, ``path``, ``body``, ``headers``, ``time`` and
+    the ``status`` answered); ``errors`` collects exceptions raised by ``chat`` (the client gets a
+    500 with ``x-should-retry: false``). ``batch_requests`` holds the bodies of batch creations,
+    ``batches`` the batch objects by id.
     """
 
     def __init__(
@@ -143,11 +186,21 @@ class FakeOpenAI:
         latency: float = 0.0,
         fail_jobs: bool = False,
         port: int = 0,
+        *,
+        api_key: str | None = None,
+        batch_polls: int = 1,
+        batch_outcome: str | None = None,
     ) -> None:
+        from tests.fake_batches import BatchAPI  # it imports Reply from here
+
         self.chat = chat or (lambda body, n: Reply(text="100"))
         self.latency = latency
         self.fail_jobs = fail_jobs
         self.port = port
+        self.api_key = api_key
+        self._batch_api = BatchAPI(self, polls=batch_polls, outcome=batch_outcome)
+        self.batches: dict[str, dict] = self._batch_api.batches
+        self.batch_requests: list[dict] = self._batch_api.requests
         self.requests: list[dict] = []
         self.errors: list[BaseException] = []
         self.files: dict[str, dict] = {}
@@ -155,6 +208,7 @@ class FakeOpenAI:
         self.job_events: dict[str, list[dict]] = {}
         self.job_requests: list[dict] = []
         self._chat_bodies: list[dict] = []
+        self._answered = 0  # chat bodies given to the responder, direct and batched
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._connections: set[socket.socket] = set()
@@ -201,9 +255,14 @@ class FakeOpenAI:
         self.stop()
 
     def chat_requests(self) -> list[dict]:
-        """Bodies of the chat completion requests received, in order."""
+        """Bodies of the chat completion requests received directly, in order (no batch lines)."""
         with self._lock:
             return list(self._chat_bodies)
+
+    def batch_chat_requests(self) -> list[dict]:
+        """Bodies of the batched chat requests answered so far, in the order they were run."""
+        with self._lock:
+            return list(self._batch_api.chat_bodies)
 
     # ----- routing (runs in handler threads) -----
 
@@ -249,6 +308,10 @@ class FakeOpenAI:
                     return _page(list(reversed(self.job_events[job_id])), query)
             case ("GET", "fine_tuning", "jobs", job_id, "checkpoints") if job_id in self.jobs:
                 return _page([], query)
+            case ("GET", "batches"):
+                return _page(self._batch_api.listing(), query)
+            case (_, "batches", *rest):
+                return self._batch_api.route(method, rest, body)
             case (_, "files", object_id, *_) | (_, "fine_tuning", "jobs", object_id, *_):
                 return Reply(404, json_body=error_body(f"No such object: {object_id}", 404))
         return None
@@ -257,56 +320,66 @@ class FakeOpenAI:
         if not isinstance(body, dict):
             return Reply(status=400, json_body=error_body("We could not parse the JSON body."))
         with self._lock:
-            n = len(self._chat_bodies)
             self._chat_bodies.append(body)
-        try:
-            reply = self.chat(body, n)
-        except Exception as exc:  # a bug in the test's responder: report it, don't retry it
-            self.errors.append(exc)
-            message = f"test server responder raised {exc!r}"
-            return Reply(
-                500, json_body=error_body(message, 500), headers={"x-should-retry": "false"}
-            )
+        reply, n, answered = self._respond(body)
+        if not answered:
+            return reply
         reply = replace(reply, delay=reply.delay + self.latency)
         if reply.status >= 400 or reply.json_body is not None or reply.raw_body is not None:
             return reply
-        usage = {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-        }
-        common = {
-            "id": f"chatcmpl-{n}",
-            "created": int(time.time()),
-            "model": body.get("model"),
-            "system_fingerprint": "fp_test",
-            "service_tier": "default",
-        }
-        message = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
-        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
         if not body.get("stream"):
-            completion = {
-                **common,
-                "object": "chat.completion",
-                "choices": [choice],
-                "usage": usage,
-            }
+            completion = self._completion(reply, body, n)
             return Reply(
                 reply.status, json_body=completion, headers=reply.headers, delay=reply.delay
             )
+        common = _completion_common(body, n)
         chunk = {**common, "object": "chat.completion.chunk", "usage": None}
         deltas = [{"role": "assistant", "content": ""}, {"content": reply.text}, {}]
+        finish = [None, None, reply.finish_reason]
         events = [
             {**chunk, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": f}]}
-            for d, f in zip(deltas, [None, None, "stop"], strict=True)
+            for d, f in zip(deltas, finish, strict=True)
         ]
         if (body.get("stream_options") or {}).get("include_usage"):
-            events.append({**chunk, "choices": [], "usage": usage})
+            events.append({**chunk, "choices": [], "usage": _usage(reply)})
         sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         headers = {"content-type": "text/event-stream; charset=utf-8", **reply.headers}
         return Reply(reply.status, raw_body=sse.encode(), headers=headers, delay=reply.delay)
+
+    def _respond(self, body: dict) -> tuple[Reply, int, bool]:
+        """Ask the responder for one chat body (direct or batched): reply, ``n``, no exception."""
+        with self._lock:
+            n = self._answered
+            self._answered += 1
+        try:
+            return self.chat(body, n), n, True
+        except Exception as exc:  # a bug in the test's responder: report it, don't retry it
+            self.errors.append(exc)
+            message = f"test server responder raised {exc!r}"
+            headers = {"x-should-retry": "false"}
+            return Reply(500, json_body=error_body(message, 500), headers=headers), n, False
+
+    @staticmethod
+    def _completion(reply: Reply, body: dict, n: int) -> dict:
+        """The ``chat.completion`` object for a successful reply without a body of its own."""
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": reply.text,
+            "refusal": None,
+            "annotations": [],
+        }
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": reply.finish_reason,
+            "logprobs": None,
+        }
+        return {
+            **_completion_common(body, n),
+            "object": "chat.completion",
+            "choices": [choice],
+            "usage": _usage(reply),
+        }
 
     def _file_object(self, file_id: str) -> dict:
         f = self.files[file_id]
@@ -459,6 +532,29 @@ class FakeOpenAI:
         return Reply(json_body=dict(job))
 
 
+def _completion_common(body: dict, n: int) -> dict:
+    return {
+        "id": f"chatcmpl-{n}",
+        "created": int(time.time()),
+        "model": body.get("model"),
+        "system_fingerprint": "fp_test",
+        "service_tier": "default",
+    }
+
+
+def _usage(reply: Reply) -> dict:
+    return {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reply.reasoning_tokens,
+            "audio_tokens": 0,
+        },
+    }
+
+
 def _metric_rows(with_validation: bool) -> list[dict]:
     rows = []
     for step in range(1, TOTAL_STEPS + 1):
@@ -573,11 +669,18 @@ class _Handler(BaseHTTPRequestHandler):
                 body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         record = {"method": method, "path": url.path, "body": body, "headers": headers}
+        record |= {"time": time.time(), "status": None}
         with fake._lock:
-            fake.requests.append({**record, "time": time.time()})
+            fake.requests.append(record)
             request_id = f"req_{len(fake.requests)}"
         try:
-            reply = fake._route(method, url.path, parse_qs(url.query), body, raw, ctype)
+            if (
+                fake.api_key is not None
+                and headers.get("authorization") != f"Bearer {fake.api_key}"
+            ):
+                reply = Reply(401, json_body=api_key_error(headers.get("authorization")))
+            else:
+                reply = fake._route(method, url.path, parse_qs(url.query), body, raw, ctype)
         except Exception as exc:
             fake.errors.append(exc)
             reply = Reply(
@@ -585,6 +688,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if reply is None:
             reply = Reply(404, text=f"Invalid URL ({method} {url.path})")
+        with fake._lock:
+            record["status"] = reply.status
         self._send(reply, request_id)
 
     def _send(self, reply: Reply, request_id: str) -> None:
@@ -612,6 +717,115 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class SilentServer:
+    """A TCP endpoint on 127.0.0.1 that accepts connections, reads and never answers.
+
+    For circuit-breaker and timeout tests: a client's request hangs until its read timeout.
+    ``connections`` counts accepted connections, ``received`` the bytes read; ``stop()`` (or
+    leaving the ``with`` block) closes everything::
+
+        with SilentServer() as silent:
+            OpenAI(base_url=silent.base_url, api_key="k", timeout=0.3, max_retries=0)
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port
+        self.connections = 0
+        self.received = 0
+        self._listener: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1`` (available once started)."""
+        if self._listener is None:
+            raise RuntimeError("SilentServer is not running")
+        return f"http://{HOST}:{self._listener.getsockname()[1]}/v1"
+
+    def start(self) -> SilentServer:
+        if self._listener is not None:
+            raise RuntimeError("SilentServer is already running")
+        self._listener = socket.create_server((HOST, self.port), backlog=128)
+        self._listener.setblocking(False)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._serve, args=(self._listener,), daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self, listener: socket.socket) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
+            try:
+                while not self._stopping.is_set():
+                    for key, _ in selector.select(timeout=0.05):
+                        sock = key.fileobj
+                        assert isinstance(sock, socket.socket)
+                        if sock is listener:
+                            with contextlib.suppress(BlockingIOError):
+                                conn, _ = listener.accept()
+                                conn.setblocking(False)
+                                selector.register(conn, selectors.EVENT_READ)
+                                self.connections += 1
+                            continue
+                        try:
+                            data = sock.recv(65536)
+                        except (BlockingIOError, InterruptedError):
+                            continue
+                        except OSError:
+                            data = b""
+                        self.received += len(data)
+                        if not data:  # the client hung up
+                            selector.unregister(sock)
+                            sock.close()
+            finally:
+                for key in list(selector.get_map().values()):
+                    if key.fileobj is not listener:
+                        with contextlib.suppress(OSError):
+                            key.fileobj.close()  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        """Close the listening socket and every accepted connection."""
+        if self._listener is None:
+            return
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._listener.close()
+        self._listener = self._thread = None
+
+    def __enter__(self) -> SilentServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_RESERVED_PORTS: list[socket.socket] = []
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connecting to it is refused.
+
+    The port stays bound (never listening) for the life of the process, so no other server
+    in this process or elsewhere can be given it meanwhile.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    _RESERVED_PORTS.append(sock)
+    return sock.getsockname()[1]
+
+
+def __getattr__(name: str) -> Any:
+    # ``from tests.openai_server import reasoning_model`` works; it is imported lazily because
+    # tests.fake_reasoning imports Reply from here.
+    if name == "reasoning_model":
+        from tests.fake_reasoning import reasoning_model
+
+        return reasoning_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted; print the base URL first (for benchmarks in other processes)."""
     import argparse
@@ -621,9 +835,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to chat replies")
     parser.add_argument("--text", default="100", help="assistant reply to every chat request")
     parser.add_argument("--fail-jobs", action="store_true")
+    parser.add_argument("--api-key", help="refuse requests without this key (401)")
     args = parser.parse_args(argv)
     reply = Reply(text=args.text)
-    with FakeOpenAI(lambda b, n: reply, args.latency, args.fail_jobs, args.port) as server:
+    server = FakeOpenAI(
+        lambda b, n: reply, args.latency, args.fail_jobs, args.port, api_key=args.api_key
+    )
+    with server:
         print(server.base_url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

@@ -19,7 +19,7 @@ from harness import results
 from harness.data import load_dataset
 from predictors.prompts import build_messages
 from tests.conftest import DATA_DIR, REFERENCE_DIR, only_run, read_json, reported_line, run_cli
-from tests.openai_server import FakeOpenAI, Reply, recorded_replies
+from tests.openai_server import FakeOpenAI, Reply, closed_port, recorded_replies
 
 pytestmark = pytest.mark.slow
 KEY = "sk-" + "test-THISKEYMUSTNEVERLEAVETHEPROCESS0000"  # fake, built so no scanner flags it
@@ -155,20 +155,25 @@ def test_a_timeout_fails_the_run_in_one_line_and_the_rerun_repeats_only_that_ite
         assert [user_of(b) for b in server.chat_requests()[21:]] == [slow]
 
 
-def test_connection_refused_is_one_line(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = run_cli(
-        "predictor=gpt-4o-mini", f"predictor.base_url=http://127.0.0.1:{port}/v1", "data.size=5",
-        "predictor.max_retries=0", f"cache.dir={tmp_path}/cache", cwd=tmp_path,
-        env={"OPENAI_API_KEY": KEY},
+def test_connection_refused_trips_the_circuit_breaker_in_one_line(tmp_path: Path) -> None:
+    port = closed_port()
+    args = (
+        "predictor=gpt-4o-mini", f"predictor.base_url=http://127.0.0.1:{port}/v1",
+        f"cache.dir={tmp_path}/cache", "quiet=true",
     )  # fmt: skip
+    proc = run_cli(*args, cwd=tmp_path, env={"OPENAI_API_KEY": KEY})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "5 of 5 requests failed after 0 retries" in proc.stderr
-    assert "Connection error" in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert line.startswith(
+        f"pricebench: error: no answer from http://127.0.0.1:{port}/v1: the first 3 requests all "
+        "failed to connect (APIConnectionError: Connection error.; 2 retries each)"
+    )
+    assert "predictor.base_url" in line
+    # without the breaker every item is tried, and each failure is counted
+    off = run_cli(*args, "data.size=5", "predictor.max_retries=0", "predictor.circuit_breaker=0",
+                  cwd=tmp_path, env={"OPENAI_API_KEY": KEY})  # fmt: skip
+    assert off.returncode == 2 and "5 of 5 requests failed after 0 retries" in off.stderr
+    assert "Connection error" in off.stderr
 
 
 def test_replies_without_a_price_are_counted_and_kept(tmp_path: Path, prompts) -> None:
@@ -256,7 +261,8 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
         ]
         outs = [p.communicate(timeout=120) for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outs
-        assert outs[0][0].splitlines()[0] == outs[1][0].splitlines()[0]
+        summaries = [[x for x in o.splitlines() if x.startswith("gpt-4o-mini ")] for o, _ in outs]
+        assert summaries[0] == summaries[1] and len(summaries[0]) == 1
         with sqlite3.connect(tmp_path / "cache" / "responses.sqlite3") as db:
             assert db.execute("select count(*) from responses").fetchone()[0] == 250
         made = len(server.chat_requests())

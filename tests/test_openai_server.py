@@ -14,7 +14,17 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from tests.conftest import REFERENCE_DIR, ROOT
-from tests.openai_server import FakeOpenAI, Reply, recorded_replies, script
+from tests.fake_reasoning import REASONING_TOKENS
+from tests.openai_server import (
+    FakeOpenAI,
+    Reply,
+    SilentServer,
+    closed_port,
+    reasoning_model,
+    recorded_replies,
+    script,
+    user_content,
+)
 
 MESSAGES = [{"role": "user", "content": "How much does this cost?"}]
 
@@ -327,3 +337,343 @@ def test_list_endpoints_paginate() -> None:
     assert paged == everything and len(everything) > 2
     assert first.has_more is True and len(first.data) == 2
     assert json.loads(first.to_json())["object"] == "list"
+
+
+# ----- API keys -----
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def test_api_key_is_checked_like_openai() -> None:
+    with FakeOpenAI(api_key=KEY) as server:
+        with OpenAI(base_url=server.base_url, api_key="sk-wrong-key-5678") as c:
+            with pytest.raises(openai.AuthenticationError) as wrong:
+                ask(c)
+            with pytest.raises(openai.AuthenticationError):
+                c.files.list()  # every endpoint, not only chat
+            with pytest.raises(openai.AuthenticationError) as missing:
+                ask(c, extra_headers={"Authorization": openai.Omit()})
+        with OpenAI(base_url=server.base_url, api_key=KEY) as c:
+            assert ask(c).choices[0].message.content == "100"
+    assert wrong.value.body == {
+        "message": "Incorrect API key provided: sk-**********5678. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+    assert missing.value.body["message"].startswith("You didn't provide an API key. ")
+    assert missing.value.code is None
+    assert [r["status"] for r in server.requests] == [401, 401, 401, 200]  # 401: no retries
+    assert len(server.chat_requests()) == 1  # refused requests never reach the responder
+
+
+# ----- GPT-5-family reasoning models -----
+
+
+def bad_request(c: OpenAI, **kwargs) -> dict:
+    with pytest.raises(openai.BadRequestError) as exc:
+        ask(c, **kwargs)
+    assert (exc.value.code, exc.value.param) == (exc.value.body["code"], exc.value.body["param"])
+    return exc.value.body
+
+
+def test_gpt5_refuses_parameters_like_openai() -> None:
+    chat = reasoning_model(script(Reply(text="42")))
+    with FakeOpenAI(chat=chat) as server, client(server) as c:
+        too_old = bad_request(c, max_tokens=5)
+        hot = bad_request(c, temperature=0.2, max_completion_tokens=500)
+        effort = bad_request(c, reasoning_effort="none")
+        assert ask(c, temperature=1, reasoning_effort="minimal").choices[0].message.content == "42"
+    assert too_old == {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
+    }
+    assert hot == {
+        "message": "Unsupported value: 'temperature' does not support 0.2 with this model. "
+        "Only the default (1) value is supported.",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": "unsupported_value",
+    }
+    assert effort["message"] == (
+        "Unsupported value: 'reasoning_effort' does not support 'none' with this model. "
+        "Supported values are: 'minimal', 'low', 'medium', and 'high'."
+    )
+    assert (effort["param"], effort["code"]) == ("reasoning_effort", "unsupported_value")
+    refused = [r for r in server.requests if r["status"] == 400]
+    assert len(refused) == 3 and len(server.chat_requests()) == 4
+
+    with (
+        FakeOpenAI(chat=reasoning_model(script(), family="gpt-5.1")) as server,
+        client(server) as c,
+    ):
+        effort = bad_request(c, reasoning_effort="minimal")
+        assert ask(c, reasoning_effort="none").choices[0].message.content == "100"
+    assert effort["message"].endswith("Supported values are: 'none', 'low', 'medium', and 'high'.")
+    with pytest.raises(ValueError, match="unknown family"):
+        reasoning_model(script(), family="gpt-4o")
+
+
+def test_reasoning_tokens_come_out_of_the_budget() -> None:
+    chat = reasoning_model(lambda body, n: Reply(text="42", completion_tokens=3))
+    with FakeOpenAI(chat=chat) as server, client(server) as c:
+        medium = ask(c, max_completion_tokens=1000)  # gpt-5 defaults to medium effort
+        starved = ask(c, max_completion_tokens=100)
+        low = ask(c, max_completion_tokens=100, reasoning_effort="low")
+        unlimited = ask(c, reasoning_effort="high")
+        chunks = list(ask(c, max_completion_tokens=50, stream=True))
+    assert medium.choices[0].message.content == "42"
+    assert medium.choices[0].finish_reason == "stop"
+    assert medium.usage.completion_tokens == REASONING_TOKENS["medium"] + 3 == 195
+    assert medium.usage.completion_tokens_details.reasoning_tokens == 192
+    assert starved.choices[0].message.content == ""
+    assert starved.choices[0].finish_reason == "length"
+    assert starved.usage.completion_tokens == 100
+    assert starved.usage.completion_tokens_details.reasoning_tokens == 100
+    assert (low.choices[0].message.content, low.usage.completion_tokens) == ("42", 67)
+    assert unlimited.usage.completion_tokens_details.reasoning_tokens == 512
+    assert chunks[-1].choices[0].finish_reason == "length"
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks) == ""
+
+    with (
+        FakeOpenAI(chat=reasoning_model(script(), family="gpt-5.1")) as server,
+        client(server) as c,
+    ):
+        fast = ask(c, max_completion_tokens=5)  # gpt-5.1 defaults to no reasoning
+    assert fast.choices[0].message.content == "100"
+    assert fast.usage.completion_tokens_details.reasoning_tokens == 0
+
+
+def test_reply_sets_finish_reason_and_reasoning_tokens() -> None:
+    reply = Reply(text="9", completion_tokens=40, finish_reason="length", reasoning_tokens=32)
+    with FakeOpenAI(chat=script(reply)) as server, client(server) as c:
+        resp = ask(c)
+    assert resp.choices[0].finish_reason == "length"
+    assert (
+        resp.usage.completion_tokens,
+        resp.usage.completion_tokens_details.reasoning_tokens,
+    ) == (
+        40,
+        32,
+    )
+
+
+# ----- the Batch API -----
+
+
+def batch_line(custom_id: str, content: str, **params) -> dict:
+    messages = [{"role": "user", "content": content}]
+    body = {"model": "gpt-5-mini", "messages": messages, **params}
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+
+
+def submit(c: OpenAI, lines: list, **kwargs):
+    data = "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
+    uploaded = c.files.create(file=("batch.jsonl", data), purpose="batch")
+    return c.batches.create(
+        input_file_id=uploaded.id,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        **kwargs,
+    )
+
+
+def poll_batch(c: OpenAI, batch_id: str) -> list:
+    batches = []
+    for _ in range(20):
+        batches.append(c.batches.retrieve(batch_id))
+        if batches[-1].status in ("completed", "failed", "expired", "cancelled"):
+            return batches
+    raise AssertionError(f"batch never finished: {[b.status for b in batches]}")
+
+
+def read_lines(c: OpenAI, file_id: str | None) -> list[dict]:
+    return (
+        []
+        if file_id is None
+        else [json.loads(x) for x in c.files.content(file_id).text.splitlines()]
+    )
+
+
+def test_batch_round_trip() -> None:
+    path = REFERENCE_DIR / "gpt-4o-mini.csv"
+    with path.open(newline="") as f:
+        guesses = {int(row["index"]): float(row["guess"]) for row in csv.DictReader(f)}
+    prompts = {f"item {i}": i for i in range(6)}
+    chat = reasoning_model(recorded_replies(path, prompts))
+    lines = [batch_line(f"req-{i}", f"item {i}", max_completion_tokens=1000) for i in range(6)]
+    lines.append(batch_line("old-style", "item 0", max_tokens=5))  # refused: error file
+    lines.append(batch_line("unknown", "never recorded"))  # 400 from recorded_replies
+    with FakeOpenAI(chat=chat, batch_polls=2) as server, client(server) as c:
+        created = submit(c, lines, metadata={"run": "test"})
+        batches = poll_batch(c, created.id)
+        final = batches[-1]
+        output = read_lines(c, final.output_file_id)
+        errors = read_lines(c, final.error_file_id)
+        output_file = c.files.retrieve(final.output_file_id)
+        listed = c.batches.list()
+
+    assert (created.object, created.status, created.endpoint) == (
+        "batch",
+        "validating",
+        lines[0]["url"],
+    )
+    assert created.id.startswith("batch_") and created.metadata == {"run": "test"}
+    assert created.output_file_id is None and created.errors is None
+    assert created.expires_at == created.created_at + 24 * 3600
+    statuses = [b.status for b in batches]
+    assert statuses == [
+        "validating",
+        "in_progress",
+        "in_progress",
+        "finalizing",
+        "finalizing",
+        "completed",
+    ]
+    assert final.in_progress_at and final.finalizing_at and final.completed_at
+    assert final.failed_at is None and final.model == "gpt-5-mini"
+    assert final.request_counts.model_dump() == {"total": 8, "completed": 6, "failed": 2}
+    assert final.usage.output_tokens_details.reasoning_tokens == 6 * REASONING_TOKENS["medium"]
+    assert output_file.purpose == "batch_output"
+
+    by_id = {line["custom_id"]: line for line in output}
+    assert [line["custom_id"] for line in output] != [f"req-{i}" for i in range(6)]  # shuffled
+    for i in range(6):
+        line = by_id[f"req-{i}"]
+        assert line["id"].startswith("batch_req_") and line["error"] is None
+        assert line["response"]["status_code"] == 200 and line["response"]["request_id"]
+        completion = openai.types.chat.ChatCompletion.model_validate(line["response"]["body"])
+        assert float(completion.choices[0].message.content) == guesses[i]
+        assert completion.usage.completion_tokens_details.reasoning_tokens == 192
+    failures = {line["custom_id"]: line["response"] for line in errors}
+    assert failures["old-style"]["status_code"] == 400
+    assert failures["old-style"]["body"]["error"]["code"] == "unsupported_parameter"
+    assert failures["unknown"]["body"]["error"]["message"] == "unknown prompt"
+
+    assert server.chat_requests() == []  # nothing went through the direct endpoint
+    assert [user_content(b) for b in server.batch_chat_requests()] == [
+        user_content(line["body"]) for line in lines
+    ]
+    assert server.batch_requests[0]["input_file_id"] == created.input_file_id
+    assert list(server.batches) == [created.id]
+    assert [b.id for b in listed.data] == [created.id] and listed.has_more is False
+
+
+def test_batch_expired_keeps_partial_results() -> None:
+    lines = [batch_line(f"req-{i}", f"item {i}") for i in range(4)]
+    with FakeOpenAI(batch_outcome="expired") as server, client(server) as c:
+        batches = poll_batch(c, submit(c, lines).id)
+        final = batches[-1]
+        output = read_lines(c, final.output_file_id)
+        errors = read_lines(c, final.error_file_id)
+    assert [b.status for b in batches] == ["in_progress", "expired"]
+    assert final.expired_at is not None and final.completed_at is None
+    assert sorted(line["custom_id"] for line in output) == ["req-0", "req-1"]
+    assert sorted(line["custom_id"] for line in errors) == ["req-2", "req-3"]
+    assert errors[0]["response"] is None
+    assert errors[0]["error"] == {
+        "code": "batch_expired",
+        "message": "This request could not be executed before the completion window expired.",
+    }
+    assert final.request_counts.model_dump() == {"total": 4, "completed": 2, "failed": 2}
+    assert len(server.batch_chat_requests()) == 2 and server.chat_requests() == []
+
+
+def test_batch_fails_on_invalid_input() -> None:
+    lines = [
+        batch_line("a", "item 0"),
+        batch_line("a", "item 1"),  # duplicate custom_id
+        {**batch_line("b", "item 2"), "url": "/v1/completions"},
+        "{not json",
+        {**batch_line("c", "item 3"), "method": "GET"},
+        {"method": "POST", "url": "/v1/chat/completions", "body": {}},
+        batch_line("d", "item 4") | {"body": {"model": "gpt-4o", "messages": []}},
+    ]
+    with FakeOpenAI() as server, client(server) as c:
+        batches = poll_batch(c, submit(c, lines).id)
+    final = batches[-1]
+    assert [b.status for b in batches] == ["failed"]
+    assert final.failed_at is not None and final.output_file_id is None
+    assert final.errors.object == "list"
+    assert [(e.line, e.code, e.param) for e in final.errors.data] == [
+        (2, "duplicate_custom_id", "custom_id"),
+        (3, "url_mismatch", "url"),
+        (4, "invalid_json_line", None),
+        (5, "invalid_value", "method"),
+        (6, "missing_required_parameter", "custom_id"),
+        (7, "model_mismatch", "body.model"),
+    ]
+    assert server.batch_chat_requests() == [] and server.chat_requests() == []
+
+
+def test_batch_refused_at_creation_and_failed_by_the_provider() -> None:
+    with FakeOpenAI(batch_outcome="failed") as server, client(server, max_retries=0) as c:
+        tuning = c.files.create(file=("t.jsonl", TRAIN), purpose="fine-tune")
+        with pytest.raises(openai.BadRequestError, match="purpose 'batch'") as wrong_purpose:
+            c.batches.create(
+                input_file_id=tuning.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+        with pytest.raises(openai.BadRequestError, match="file-404"):
+            c.batches.create(
+                input_file_id="file-404", endpoint="/v1/chat/completions", completion_window="24h"
+            )
+        with pytest.raises(openai.NotFoundError, match="batch_404"):
+            c.batches.retrieve("batch_404")
+        empty = poll_batch(c, submit(c, []).id)[-1]
+        final = poll_batch(c, submit(c, [batch_line("a", "item 0")]).id)[-1]
+    assert wrong_purpose.value.param == "input_file_id"
+    assert [e.code for e in empty.errors.data] == ["empty_file"]
+    assert final.status == "failed"
+    (error,) = final.errors.data
+    assert (error.code, error.line) == ("token_limit_exceeded", None)
+    assert error.message.startswith("Enqueued token limit reached for gpt-5-mini in organization")
+    assert len(server.batch_requests) == 2 and server.batch_chat_requests() == []
+
+
+def test_batch_cancel() -> None:
+    lines = [batch_line(f"req-{i}", f"item {i}") for i in range(4)]
+    with FakeOpenAI() as server, client(server, max_retries=0) as c:
+        batch = submit(c, lines)
+        cancelling = c.batches.cancel(batch.id)
+        cancelled = c.batches.retrieve(batch.id)
+        with pytest.raises(openai.BadRequestError, match="status 'cancelled'"):
+            c.batches.cancel(batch.id)
+    assert (cancelling.status, cancelled.status) == ("cancelling", "cancelled")
+    assert cancelling.cancelling_at is not None and cancelled.cancelled_at is not None
+    assert cancelled.output_file_id is None and server.batch_chat_requests() == []
+
+    with FakeOpenAI(batch_outcome="cancelled") as server, client(server) as c:
+        batches = poll_batch(c, submit(c, lines).id)
+        output = read_lines(c, batches[-1].output_file_id)
+        errors = read_lines(c, batches[-1].error_file_id)
+    assert [b.status for b in batches] == ["in_progress", "cancelling", "cancelled"]
+    assert len(output) == 2 and {e["error"]["code"] for e in errors} == {"batch_cancelled"}
+
+
+# ----- transport failures -----
+
+
+def test_silent_server_times_out() -> None:
+    with SilentServer() as silent:
+        assert silent.base_url.startswith("http://127.0.0.1:")
+        with OpenAI(base_url=silent.base_url, api_key="k", timeout=0.3, max_retries=0) as c:
+            start = time.perf_counter()
+            with pytest.raises(openai.APITimeoutError):
+                ask(c)
+            elapsed = time.perf_counter() - start
+        assert silent.connections == 1 and silent.received > 0
+    assert 0.25 < elapsed < 1.5
+
+
+def test_closed_port_refuses_connections() -> None:
+    port = closed_port()
+    with OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0) as c:
+        start = time.perf_counter()
+        with pytest.raises(openai.APIConnectionError) as exc:
+            ask(c)
+    assert not isinstance(exc.value, openai.APITimeoutError)
+    assert time.perf_counter() - start < 1.0
