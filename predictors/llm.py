@@ -166,6 +166,11 @@ class ChatPricer:
                 raise PricebenchError(
                     f"predictor.{key} must be a number of at least {least:g}, not {value!r}"
                 )
+        for key in ("batch", "batch_api", "cache_enabled"):
+            if not isinstance(getattr(self, key), bool):
+                raise PricebenchError(
+                    f"predictor.{key} must be true or false, not {getattr(self, key)!r}"
+                )
         if self.reasoning_effort is not None and not isinstance(self.reasoning_effort, str):
             raise PricebenchError(
                 f"predictor.reasoning_effort must be a word such as low, or null, not "
@@ -240,6 +245,7 @@ class ChatPricer:
         self.latencies_: list[float] = []
         self.fresh_: set[str] = set()  # answered by this run's batch
         self.batch_failures_: dict[str, str] = {}
+        self.halted_ = False
         self.client_ = None
         self.watch_ = Watch(
             self.resolved_base_url, self.api_key_env, float(self.timeout),
@@ -261,6 +267,8 @@ class ChatPricer:
                 try:
                     finished.put_nowait((position, await self._one(position, item, model)))
                 except Exception as exc:
+                    if isinstance(exc, PricebenchError):
+                        self.halted_ = True  # the run stops: send nothing more meanwhile
                     finished.put_nowait((position, exc))
 
             async def watch() -> None:
@@ -326,8 +334,8 @@ class ChatPricer:
                 f"{raw[:60]!r}); set predictor.on_unparseable=zero to score them as $0{budget}"
             )
 
-    def _guard_cost(self, items: Sequence[Item], model: str) -> None:
-        """Estimate what the requests not in the cache will cost; stop above ``max_cost``."""
+    def _pending(self, items: Sequence[Item], model: str) -> dict[str, dict[str, Any]]:
+        """The requests not in the cache yet, by cache key (each request once)."""
         from harness.cache import ResponseCache
 
         pending: dict[str, dict[str, Any]] = {}
@@ -336,6 +344,11 @@ class ChatPricer:
             key = ResponseCache.key(self.resolved_base_url, model, body)
             if key not in pending and self.cache_.get(key) is None:
                 pending[key] = body
+        return pending
+
+    def _guard_cost(self, items: Sequence[Item], model: str) -> None:
+        """Estimate what the requests not in the cache will cost; stop above ``max_cost``."""
+        pending = self._pending(items, model)
         factor = float(self.batch_price_factor) if self.batch else 1.0
         found = cost_guard.estimate(pending.values(), self.input_price, self.output_price, factor)
         self.estimate_ = found
@@ -375,7 +388,6 @@ class ChatPricer:
     async def _batch(self, items: Sequence[Item], model: str) -> None:
         """Answer every request not in the cache through the Batch API (one batch; another only
         when the first's lines were refused for a parameter adapted since)."""
-        from harness.cache import ResponseCache
         from predictors.llm_batch import run_batch
 
         if not self.batch_api:
@@ -389,12 +401,7 @@ class ChatPricer:
                 "cache.enabled=true"
             )
         for _ in range(3):
-            pending: dict[str, dict[str, Any]] = {}
-            for item in items:
-                body = self.request_body(item, model)
-                key = ResponseCache.key(self.resolved_base_url, model, body)
-                if key not in pending and self.cache_.get(key) is None:
-                    pending[key] = body
+            pending = self._pending(items, model)
             if not pending:
                 return
             result = await run_batch(
@@ -443,6 +450,8 @@ class ChatPricer:
             if entry is None:
                 try:
                     async with self.limiter_.slot():
+                        if self.halted_:
+                            raise asyncio.CancelledError
                         if version != len(self.adapted_):
                             continue  # adapted while this request waited: build it anew
                         entry = await self._call(body, position)
@@ -472,9 +481,10 @@ class ChatPricer:
             return  # another request adapted it already
         self.adapted_[param] = replacement
         if not self.quiet:
+            then = f"leaving {param} out" if replacement is None else f"sending {describe(*fix)}"
             self._say(
                 f"{body['model']} does not take {param} ({refused.message.splitlines()[0]}); "
-                f"sending {describe(param, replacement)} for the rest of the run"
+                f"{then} for the rest of the run"
             )
 
     def _prediction(self, entry: dict[str, Any], fresh: bool) -> Prediction:

@@ -88,9 +88,8 @@ async def run_batch(
         last = ""
         while batch.status in ACTIVE:
             counts = batch.request_counts
-            now = f"{batch.status}" + (
-                f", {counts.completed + counts.failed}/{counts.total} done" if counts else ""
-            )
+            done = f", {counts.completed + counts.failed}/{counts.total} done"
+            now = batch.status + (done if counts and counts.total else "")
             if now != last:
                 say(f"batch {batch.id}: {now}")
                 last = now

@@ -39,7 +39,9 @@ class Refused(Exception):
         super().__init__(first_line(exc))
         self.code = getattr(exc, "code", None)
         self.param = getattr(exc, "param", None)
-        self.message = str(getattr(exc, "message", "") or exc)
+        body = getattr(exc, "body", None)
+        found = body.get("message") if isinstance(body, dict) else None
+        self.message = str(found or getattr(exc, "message", "") or exc)
 
 
 def console(message: str) -> None:
@@ -95,7 +97,7 @@ class Watch:
         fix = (
             "check that the server is up, or raise predictor.timeout"
             if timed_out
-            else "check predictor.base_url and that the server is running"
+            else "check predictor.base_url, the network, and that the server is running"
         )
         raise PricebenchError(
             f"no answer from {self.base_url}: {since} {n} requests all {what}; {fix} "

@@ -13,46 +13,26 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
-from harness.data import load_dataset
-from predictors.prompts import build_messages
 from tests.conftest import DATA_DIR, REFERENCE_DIR, reported_line, run_cli
 from tests.fake_reasoning import reasoning_model
+from tests.llm_helpers import KEY, course_prompts, error_lines, latest_metrics, run_llm
 from tests.openai_server import FakeOpenAI, Reply, recorded_replies
 
 pytestmark = pytest.mark.slow
-KEY = "sk-" + "test-THISKEYMUSTNEVERLEAVETHEPROCESS0000"
 BATCH = ("predictor.batch=true", "predictor.batch_poll_seconds=0.02")
 COURSE_LINE = f"gpt-4o-mini {reported_line('gpt-4o-mini')}"
 
 
 @pytest.fixture(scope="module")
 def prompts() -> dict[str, int]:
-    items = load_dataset(str(DATA_DIR), need_train=False).test
-    return {build_messages(item)[1]["content"]: item.index for item in items}
-
-
-def run_llm(tmp_path: Path, server: FakeOpenAI, *args: str, predictor: str = "gpt-4o-mini"):
-    return run_cli(
-        f"predictor={predictor}", f"predictor.base_url={server.base_url}", "quiet=true",
-        f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", *BATCH, *args,
-        cwd=tmp_path, env={"OPENAI_API_KEY": KEY},
-    )  # fmt: skip
-
-
-def latest_metrics(tmp_path: Path) -> dict:
-    return results.read_metrics(results.finished_runs(tmp_path / "r")[-1])
-
-
-def errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("pricebench: error:")]
+    return course_prompts()
 
 
 def test_one_batch_no_direct_request_exact_numbers_and_a_rerun_makes_no_batch(
     tmp_path: Path, prompts: dict[str, int]
 ) -> None:
     with FakeOpenAI(chat=recorded_replies(REFERENCE_DIR / "gpt-4o-mini.csv", prompts)) as server:
-        proc = run_llm(tmp_path, server)
+        proc = run_llm(tmp_path, server.base_url, *BATCH)
         assert proc.returncode == 0, proc.stderr
         assert COURSE_LINE in proc.stdout.splitlines()
         assert server.chat_requests() == [] and len(server.batch_chat_requests()) == 250
@@ -65,7 +45,7 @@ def test_one_batch_no_direct_request_exact_numbers_and_a_rerun_makes_no_batch(
         assert metrics["cost"] == pytest.approx(standard * 0.5)
         assert "at the batch price" in proc.stdout
 
-        again = run_llm(tmp_path, server)
+        again = run_llm(tmp_path, server.base_url, *BATCH)
         assert again.returncode == 0, again.stderr
         assert COURSE_LINE in again.stdout.splitlines()
         assert len(server.batches) == 1 and server.chat_requests() == []
@@ -108,13 +88,13 @@ def test_an_expired_batch_keeps_what_it_answered_and_the_rerun_sends_the_rest(
 ) -> None:
     served = recorded_replies(REFERENCE_DIR / "gpt-4o-mini.csv", prompts)
     with FakeOpenAI(chat=served, batch_outcome="expired") as server:
-        proc = run_llm(tmp_path, server)
+        proc = run_llm(tmp_path, server.base_url, *BATCH)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
-        (line,) = errors(proc.stderr)
+        (line,) = error_lines(proc.stderr)
         assert "expired before it completed (125 of 250 requests answered)" in line
         assert "its 125 answers are cached, so a rerun sends only the other 125" in line
         server._batch_api.outcome = None
-        rerun = run_llm(tmp_path, server)
+        rerun = run_llm(tmp_path, server.base_url, *BATCH)
         assert rerun.returncode == 0, rerun.stderr
         assert len(server.batches) == 2 and len(server.batch_chat_requests()) == 250
     assert COURSE_LINE in rerun.stdout.splitlines()
@@ -123,9 +103,9 @@ def test_an_expired_batch_keeps_what_it_answered_and_the_rerun_sends_the_rest(
 
 def test_a_failed_batch_is_one_line(tmp_path: Path) -> None:
     with FakeOpenAI(chat=lambda body, n: Reply(text="10"), batch_outcome="failed") as server:
-        proc = run_llm(tmp_path, server, "data.size=5")
+        proc = run_llm(tmp_path, server.base_url, *BATCH, "data.size=5")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert line.startswith("pricebench: error: batch batch_") and " failed (" in line
     assert not (tmp_path / "r").exists()
 
@@ -140,10 +120,10 @@ def test_a_line_that_fails_inside_a_batch_is_reported_like_a_failed_request(
         return Reply(status=500) if user == broken else Reply(text="10")
 
     with FakeOpenAI(chat=one_broken) as server:
-        proc = run_llm(tmp_path, server, "data.size=10")
+        proc = run_llm(tmp_path, server.base_url, *BATCH, "data.size=10")
         assert server.chat_requests() == []
     assert proc.returncode == 2
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert line.startswith("pricebench: error: 1 of 10 requests failed after 0 retries (first: ")
     assert "item 3: in batch batch_" in line
 
@@ -151,7 +131,7 @@ def test_a_line_that_fails_inside_a_batch_is_reported_like_a_failed_request(
 def test_reasoning_models_go_through_batches_with_their_own_parameters(tmp_path, prompts) -> None:
     served = reasoning_model(recorded_replies(REFERENCE_DIR / "gpt-4o-mini.csv", prompts))
     with FakeOpenAI(chat=served) as server:
-        proc = run_llm(tmp_path, server, "predictor.model=gpt-5-mini")
+        proc = run_llm(tmp_path, server.base_url, *BATCH, "predictor.model=gpt-5-mini")
         assert proc.returncode == 0, proc.stderr
         bodies = server.batch_chat_requests()
     assert COURSE_LINE in proc.stdout.splitlines()
@@ -166,5 +146,5 @@ def test_a_provider_without_a_batch_api_says_so(tmp_path: Path) -> None:
         )  # fmt: skip
         assert server.requests == []
     assert proc.returncode == 2
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert "has no OpenAI-compatible Batch API" in line and "predictor.batch=false" in line

@@ -8,23 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.llm_helpers import error_lines, run_llm
 from tests.openai_server import FakeOpenAI, Reply, SilentServer, error_body
 
 pytestmark = pytest.mark.slow
-KEY = "sk-" + "test-THISKEYMUSTNEVERLEAVETHEPROCESS0000"
-
-
-def run_llm(tmp_path: Path, base_url: str, *args: str):
-    return run_cli(
-        "predictor=gpt-4o-mini", f"predictor.base_url={base_url}", f"cache.dir={tmp_path}/cache",
-        f"results.dir={tmp_path}/r", "progress=false", *args,
-        cwd=tmp_path, env={"OPENAI_API_KEY": KEY},
-    )  # fmt: skip
-
-
-def errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("pricebench: error:")]
 
 
 def test_an_endpoint_that_never_answers_trips_the_breaker_after_one_round(tmp_path) -> None:
@@ -33,7 +20,7 @@ def test_an_endpoint_that_never_answers_trips_the_breaker_after_one_round(tmp_pa
         proc = run_llm(tmp_path, url, "quiet=true", "predictor.timeout=0.5")
         connections = silent.connections
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert line.startswith(
         f"pricebench: error: no answer from {url}: the first 3 requests all timed "
         "out (0.5 s each, 2 retries); check that the server is up, or raise predictor.timeout"
@@ -57,7 +44,7 @@ def test_sustained_429s_are_reported_even_when_quiet_and_end_after_the_bounded_w
         x.startswith(f"pricebench: rate limited by {url} (429) for 0 s, concurrency now")
         for x in lines
     )
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert f"rate limited by {url} for 2 s without an answer" in line
     assert "predictor.rate_limit_wait (now 2 s)" in line and "predictor.concurrency" in line
 
@@ -67,7 +54,7 @@ def test_a_retry_after_longer_than_the_wait_stops_at_once(tmp_path: Path) -> Non
     with FakeOpenAI(chat=lambda body, n: limited) as server:
         proc = run_llm(tmp_path, server.base_url, "quiet=true", "data.size=3")
         assert len(server.chat_requests()) == 3
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert "the server asks to wait 3600 s more" in line
 
 
@@ -80,7 +67,7 @@ def test_an_exhausted_quota_stops_the_run_at_once(tmp_path: Path) -> None:
     with FakeOpenAI(chat=lambda b, n: Reply(status=429, json_body=body)) as server:
         proc = run_llm(tmp_path, server.base_url, "quiet=true", "predictor.concurrency=2")
         assert len(server.chat_requests()) <= 2
-    (line,) = errors(proc.stderr)
+    (line,) = error_lines(proc.stderr)
     assert "the account is out of quota" in line and "insufficient_quota" not in line.split(";")[1]
 
 
@@ -95,7 +82,9 @@ def test_retries_are_printed_as_they_happen_unless_quiet(tmp_path: Path) -> None
         return Reply(status=503)
 
     with FakeOpenAI(chat=first_attempt_fails) as server:
-        loud = run_llm(tmp_path, server.base_url, "data.size=3", "cache.enabled=false")
+        loud = run_llm(
+            tmp_path, server.base_url, "data.size=3", "cache.enabled=false", "quiet=false"
+        )
         seen.clear()
         quiet = run_llm(tmp_path, server.base_url, "data.size=3", "cache.enabled=false",
                         "quiet=true")  # fmt: skip

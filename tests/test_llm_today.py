@@ -9,36 +9,17 @@ from pathlib import Path
 import pytest
 
 from harness import results
-from harness.data import load_dataset
-from predictors.prompts import build_messages
-from tests.conftest import DATA_DIR, REFERENCE_DIR, reported_line, run_cli
+from tests.conftest import REFERENCE_DIR, reported_line
 from tests.fake_reasoning import REASONING_TOKENS, reasoning_model
+from tests.llm_helpers import course_prompts, error_lines, latest_metrics, run_llm
 from tests.openai_server import FakeOpenAI, Reply, recorded_replies
 
 pytestmark = pytest.mark.slow
-KEY = "sk-" + "test-THISKEYMUSTNEVERLEAVETHEPROCESS0000"
 
 
 @pytest.fixture(scope="module")
 def prompts() -> dict[str, int]:
-    items = load_dataset(str(DATA_DIR), need_train=False).test
-    return {build_messages(item)[1]["content"]: item.index for item in items}
-
-
-def run_llm(tmp_path: Path, server: FakeOpenAI, *args: str, predictor: str = "gpt-4o-mini"):
-    return run_cli(
-        f"predictor={predictor}", f"predictor.base_url={server.base_url}", "quiet=true",
-        f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", *args,
-        cwd=tmp_path, env={"OPENAI_API_KEY": KEY},
-    )  # fmt: skip
-
-
-def latest_metrics(tmp_path: Path) -> dict:
-    return results.read_metrics(results.finished_runs(tmp_path / "r")[-1])
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("pricebench: error:")]
+    return course_prompts()
 
 
 def test_gpt5_mini_through_the_course_config_scores_exactly_what_it_serves(
@@ -46,7 +27,7 @@ def test_gpt5_mini_through_the_course_config_scores_exactly_what_it_serves(
 ) -> None:
     served = reasoning_model(recorded_replies(REFERENCE_DIR / "gpt-4o-mini.csv", prompts))
     with FakeOpenAI(chat=served) as server:
-        proc = run_llm(tmp_path, server, "predictor.model=gpt-5-mini")
+        proc = run_llm(tmp_path, server.base_url, "predictor.model=gpt-5-mini")
         assert proc.returncode == 0, proc.stderr
         bodies = server.chat_requests()
     assert f"gpt-4o-mini {reported_line('gpt-4o-mini')}" in proc.stdout.splitlines()
@@ -68,7 +49,7 @@ def test_a_model_the_table_does_not_know_is_adapted_once_and_remembered(
     served = reasoning_model(recorded_replies(REFERENCE_DIR / "gpt-4o-mini.csv", prompts))
     with FakeOpenAI(chat=served) as server:
         proc = run_llm(
-            tmp_path, server, "predictor.model=my-reasoning-deployment", "data.size=20",
+            tmp_path, server.base_url, "predictor.model=my-reasoning-deployment", "data.size=20",
             "predictor.concurrency=1", "predictor.temperature=0.2", "predictor.max_tokens=400",
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
@@ -97,8 +78,8 @@ def test_a_budget_the_reasoning_uses_up_stops_the_run_naming_both_settings(
     served = reasoning_model(lambda body, n: Reply(text="100"))
     with FakeOpenAI(chat=served) as server:
         proc = run_llm(
-            tmp_path, server, "predictor.model=gpt-5-mini", "predictor.reasoning_effort=high",
-            "predictor.max_tokens=8",
+            tmp_path, server.base_url, "predictor.model=gpt-5-mini",
+            "predictor.reasoning_effort=high", "predictor.max_tokens=8",
         )  # fmt: skip
         sent = len(server.chat_requests())
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -123,8 +104,8 @@ def test_replies_cut_off_now_and_then_are_said_under_zero_and_stop_the_run_under
         return Reply(text="42")
 
     with FakeOpenAI(chat=some_cut) as server:
-        zero = run_llm(tmp_path, server, "data.size=10")
-        fail = run_llm(tmp_path, server, "data.size=10", "predictor.on_unparseable=fail")
+        zero = run_llm(tmp_path, server.base_url, "data.size=10")
+        fail = run_llm(tmp_path, server.base_url, "data.size=10", "predictor.on_unparseable=fail")
     assert zero.returncode == 0, zero.stderr
     lines = zero.stdout.splitlines()
     summary = next(i for i, x in enumerate(lines) if x.startswith("gpt-4o-mini Error="))
@@ -139,7 +120,7 @@ def test_replies_cut_off_now_and_then_are_said_under_zero_and_stop_the_run_under
 
 def test_a_run_without_a_single_price_says_so_above_its_summary_line(tmp_path: Path) -> None:
     with FakeOpenAI(chat=lambda body, n: Reply(text="I cannot tell")) as server:
-        proc = run_llm(tmp_path, server, "data.size=10")
+        proc = run_llm(tmp_path, server.base_url, "data.size=10")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     summary = next(i for i, x in enumerate(lines) if x.startswith("gpt-4o-mini Error="))
@@ -154,21 +135,23 @@ def test_the_cost_guard_stops_before_any_request_and_cached_requests_cost_nothin
     tmp_path: Path,
 ) -> None:
     with FakeOpenAI(chat=lambda body, n: Reply(text="99")) as server:
-        stopped = run_llm(tmp_path, server, "predictor.max_cost=0.0001", predictor="gpt-4o")
+        stopped = run_llm(
+            tmp_path, server.base_url, "predictor.max_cost=0.0001", predictor="gpt-4o"
+        )
         assert server.requests == []
         assert stopped.returncode == 2 and "Traceback" not in stopped.stderr
         (line,) = error_lines(stopped.stderr)
         assert "this run would cost up to $" in line and "250 requests not in the cache" in line
         assert "over predictor.max_cost=$0.0001" in line and "predictor.max_cost=null" in line
 
-        paid = run_llm(tmp_path, server, "data.size=10", predictor="gpt-4o")
+        paid = run_llm(tmp_path, server.base_url, "data.size=10", predictor="gpt-4o")
         assert paid.returncode == 0, paid.stderr
         (note,) = [x for x in paid.stdout.splitlines() if x.startswith("note: cost $")]
         assert "for 10 request(s), 0 from the cache (estimated up to $" in note
         estimate = latest_metrics(tmp_path)["cost_estimate"]
         assert latest_metrics(tmp_path)["cost"] <= estimate
         # every request is cached now: the estimate is $0, under any limit
-        again = run_llm(tmp_path, server, "data.size=10", "predictor.max_cost=0.0001",
+        again = run_llm(tmp_path, server.base_url, "data.size=10", "predictor.max_cost=0.0001",
                         predictor="gpt-4o")  # fmt: skip
         assert again.returncode == 0, again.stderr
         assert len(server.chat_requests()) == 10

@@ -1,0 +1,42 @@
+"""What the LLM predictor tests share: a fake key, the course prompts, running the CLI against a
+loopback server, and reading what a run wrote or said."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+from harness import results
+from harness.data import load_dataset
+from predictors.prompts import build_messages
+from tests.conftest import DATA_DIR, run_cli
+
+KEY = "sk-" + "test-THISKEYMUSTNEVERLEAVETHEPROCESS0000"  # fake, built so no scanner flags it
+
+
+@functools.cache
+def course_prompts() -> dict[str, int]:
+    """The user message the course's prompt sends for each fixed-set item, to its index."""
+    items = load_dataset(str(DATA_DIR), need_train=False).test
+    return {build_messages(item)[1]["content"]: item.index for item in items}
+
+
+def run_llm(
+    tmp_path: Path, base_url: str, *args: str, predictor: str = "gpt-4o-mini"
+) -> subprocess.CompletedProcess:
+    """``pricebench predictor=... quiet=true`` against ``base_url``, cache and results in
+    ``tmp_path``; later ``args`` win."""
+    return run_cli(
+        f"predictor={predictor}", f"predictor.base_url={base_url}", "quiet=true",
+        f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", *args,
+        cwd=tmp_path, env={"OPENAI_API_KEY": KEY},
+    )  # fmt: skip
+
+
+def latest_metrics(tmp_path: Path) -> dict:
+    return results.read_metrics(results.finished_runs(tmp_path / "r")[-1])
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("pricebench: error:")]
