@@ -82,6 +82,7 @@ class ChatPricer:
         batch_api: bool = True,
         batch_price_factor: float = 0.5,
         batch_poll_seconds: float = 30.0,
+        batch_endpoint: str = "/v1/chat/completions",
         cache_dir: str | None = None,
         cache_enabled: bool = True,
         quiet: bool = False,
@@ -115,6 +116,7 @@ class ChatPricer:
         self.batch_api = batch_api
         self.batch_price_factor = batch_price_factor
         self.batch_poll_seconds = batch_poll_seconds
+        self.batch_endpoint = batch_endpoint
         self.cache_dir = cache_dir
         self.cache_enabled = cache_enabled
         self.quiet = quiet
@@ -406,7 +408,7 @@ class ChatPricer:
                 return
             result = await run_batch(
                 self._client(), list(pending.items()), self.cache_, self.resolved_base_url,
-                float(self.batch_poll_seconds), self._say,
+                float(self.batch_poll_seconds), self._say, self.batch_endpoint,
             )  # fmt: skip
             self.stats_["batches"] += 1
             self.stats_["batch_polls"] += result.polls

@@ -44,10 +44,10 @@ def state_key(base_url: str, keys: Sequence[str]) -> str:
     return "batch:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def input_file(requests: Sequence[tuple[str, dict[str, Any]]]) -> bytes:
+def input_file(requests: Sequence[tuple[str, dict[str, Any]]], endpoint: str = ENDPOINT) -> bytes:
     """The batch's JSONL: one ``{custom_id, method, url, body}`` line per (key, body)."""
     lines = (
-        json.dumps({"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body})
+        json.dumps({"custom_id": key, "method": "POST", "url": endpoint, "body": body})
         for key, body in requests
     )
     return ("\n".join(lines) + "\n").encode()
@@ -60,6 +60,7 @@ async def run_batch(
     base_url: str,
     poll_seconds: float,
     say: Callable[[str], None],
+    endpoint: str = ENDPOINT,
 ) -> BatchResult:
     """Submit ``requests`` (cache key, body) as one batch, or resume the one already submitted
     for them, poll it every ``poll_seconds`` until it ends and return its answers."""
@@ -70,12 +71,12 @@ async def run_batch(
         batch = await _resume(client, cache, remembered, say)
         if batch is None:
             upload = await client.files.create(
-                file=("pricebench-batch.jsonl", io.BytesIO(input_file(requests))),
+                file=("pricebench-batch.jsonl", io.BytesIO(input_file(requests, endpoint))),
                 purpose="batch",
             )
             batch = await client.batches.create(
                 input_file_id=upload.id,
-                endpoint=ENDPOINT,
+                endpoint=endpoint,
                 completion_window=WINDOW,
                 metadata={"source": "pricebench"},
             )

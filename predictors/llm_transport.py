@@ -217,7 +217,8 @@ async def send(
             on_congestion(True)
             watch.rate_limited(exc, delay)
             if not watch.quiet:
-                watch.say(f"{label}: rate limited (429), retrying in {delay:.1f} s")
+                now = f"concurrency now {watch.concurrency()}"
+                watch.say(f"{label}: rate limited (429), retrying in {delay:.1f} s; {now}")
             attempt, retries = attempt + 1, retries + 1
             await asyncio.sleep(delay)
             continue
