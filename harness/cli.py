@@ -10,12 +10,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from harness.errors import PricebenchError
+from harness.paths import CONF_DIR
 
 if TYPE_CHECKING:
     from harness.evaluate import RunResult
 
-# conf/ sits beside the packages at the top of the project (installed with `pip install -e .`).
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+__all__ = ["CONF_DIR", "build", "main", "run"]
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -51,8 +51,8 @@ def run_row(
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from harness.cli import CONF_DIR
     from harness.evaluate import evaluate
+    from harness.paths import CONF_DIR
 
     extra = [f"data.path={data_path}"] if data_path else []
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):

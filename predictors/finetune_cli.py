@@ -16,9 +16,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from harness import results
-from harness.cli import CONF_DIR
 from harness.data import load_dataset
 from harness.errors import PricebenchError
+from harness.paths import CONF_DIR
 from predictors import finetune_jobs as jobs
 
 STAGES = ("prepare", "upload", "create", "follow")

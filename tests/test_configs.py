@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from harness.cli import CONF_DIR
+from harness.paths import CONF_DIR
 
 PREDICTORS = sorted(p.stem for p in (Path(CONF_DIR) / "predictor").glob("*.yaml"))
 HEAVY = ("sklearn", "gensim", "openai", "wandb", "matplotlib", "datasets", "torch")
@@ -41,7 +41,7 @@ def test_instantiating_every_config_imports_no_heavy_library() -> None:
         "import sys\n"
         "from hydra import compose, initialize_config_dir\n"
         "from hydra.utils import instantiate\n"
-        "from harness.cli import CONF_DIR\n"
+        "from harness.paths import CONF_DIR\n"
         f"for name in {PREDICTORS!r}:\n"
         "    with initialize_config_dir(config_dir=CONF_DIR, version_base='1.3'):\n"
         "        instantiate(compose('config', overrides=[f'predictor={name}']).predictor)\n"

@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from harness import results
-from harness.cli import CONF_DIR
 from harness.data import load_dataset
 from harness.errors import PricebenchError
+from harness.paths import CONF_DIR
 from tests.conftest import DATA_DIR, REFERENCE_DIR, run_cli
 from tests.fake_reasoning import reasoning_model
 from tests.openai_server import FakeOpenAI, recorded_replies

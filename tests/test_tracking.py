@@ -167,7 +167,7 @@ def test_a_failed_evaluation_opens_no_run(tmp_path: Path) -> None:
 def test_default_tracker_is_wandb() -> None:
     from hydra import compose, initialize_config_dir
 
-    from harness.cli import CONF_DIR
+    from harness.paths import CONF_DIR
 
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose("config")
