@@ -5,13 +5,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
 
 from harness.data import Item
+from harness.paths import CONF_DIR
 
-SYSTEM_PROMPT = "You estimate prices of items. Reply only with the price, no explanation"
-PREFILL = "Price is $"
-REMOVE = (" to the nearest dollar", "\n\nPrice is $")
-USER_TEMPLATE = "{description}"
+# The course's prompt is written once, in conf/prompt/course.yaml, which the configs use too.
+_COURSE = yaml.safe_load((Path(CONF_DIR) / "prompt" / "course.yaml").read_text(encoding="utf-8"))
+SYSTEM_PROMPT: str = _COURSE["system_prompt"]
+PREFILL: str = _COURSE["prefill"]
+REMOVE: tuple[str, ...] = tuple(_COURSE["remove"])
+USER_TEMPLATE: str = _COURSE["user_template"]
 
 # The course's rule takes the first number once `$` and `,` are gone; a sign directly before it is
 # kept, so "-5" is read as -5 (scored as $0 and counted as clipped) rather than 5.
