@@ -362,7 +362,7 @@ class ChatPricer:
         job registered with ``suffix`` by ``pricebench-finetune``."""
         job_id = self.job_id
         if not job_id and self.suffix:
-            from predictors.finetune_jobs import find_job
+            from harness.registry import find_job
 
             record = find_job(self.registry or "results/finetunes.jsonl", self.suffix)
             if record.get("status") == "succeeded" and record.get("model"):

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from finetune.data import training_example
 from harness.data import load_dataset
-from predictors.finetune_data import training_example
+from harness.errors import PricebenchError
+from harness.registry import find_job, read_registry, record_job
 from tests.conftest import DATA_DIR, run_cli
 from tests.openai_server import FakeOpenAI, Reply
 from tests.test_tracking import inspect_records, inspect_summary, wandb_runs
 
-pytestmark = pytest.mark.slow
 KEY = "sk-" + "test-FINETUNEKEY000000000000000000"  # a fake key, built so no scanner mistakes it
 
 
@@ -29,7 +32,7 @@ def finetune(
     command = [
         sys.executable,
         "-m",
-        "predictors.finetune_cli",
+        "finetune.cli",
         f"base_url={server.base_url}",
         f"results.dir={tmp_path}/results",
         "poll_seconds=0.01",
@@ -56,10 +59,15 @@ def finetune(
     return subprocess.run(command, cwd=tmp_path, env=full_env, capture_output=True, text=True)
 
 
+def _clock(created_at: int) -> str:
+    return datetime.fromtimestamp(created_at, UTC).strftime("%H:%M:%S")
+
+
 def uploads(server: FakeOpenAI) -> list[dict]:
     return [r for r in server.requests if r["method"] == "POST" and r["path"].endswith("/files")]
 
 
+@pytest.mark.slow
 def test_the_whole_flow_then_evaluating_the_job(tmp_path: Path) -> None:
     with FakeOpenAI(chat=lambda body, n: Reply(text="123.45")) as server:
         proc = finetune(tmp_path, server)
@@ -102,7 +110,19 @@ def test_the_whole_flow_then_evaluating_the_job(tmp_path: Path) -> None:
             in proc.stdout
         )
         assert "training: 200 examples" in proc.stdout and "estimated training:" in proc.stdout
-        assert "Fine-tuning job started" in proc.stdout or "step" in proc.stdout  # events printed
+        # every event the server logged, printed once, oldest first, as "HH:MM:SS level: message"
+        events = server.job_events[job["id"]]
+        assert [e["message"] for e in events] == [
+            f"Created fine-tuning job: {job['id']}",
+            f"Validating training file: {request['training_file']}",
+            "Files validated, moving job to queued state",
+            "Fine-tuning job started",
+            *(f"Step {n}/5: training loss={round(2 / (n + 1), 4)}" for n in range(1, 6)),
+            f"New fine-tuned model created: {model}",
+            "The job has successfully completed",
+        ]
+        printed = [x for x in proc.stdout.splitlines() if re.match(r"\d\d:\d\d:\d\d ", x)]
+        assert printed == [f"{_clock(e['created_at'])} info: {e['message']}" for e in events]
 
         registry = [
             json.loads(x)
@@ -157,6 +177,7 @@ def test_the_whole_flow_then_evaluating_the_job(tmp_path: Path) -> None:
         assert "already uploaded" in again.stdout and "job already created" in again.stdout
 
 
+@pytest.mark.slow
 def test_stages_one_at_a_time(tmp_path: Path) -> None:
     with FakeOpenAI() as server:
         for stage in ("prepare", "upload", "create", "follow"):
@@ -176,6 +197,7 @@ def test_stages_one_at_a_time(tmp_path: Path) -> None:
         assert f"following {job['id']}" in by_suffix.stdout
 
 
+@pytest.mark.slow
 def test_a_failed_job_exits_non_zero_with_its_error(tmp_path: Path) -> None:
     with FakeOpenAI(fail_jobs=True) as server:
         proc = finetune(tmp_path, server, "wandb.log=false")
@@ -185,6 +207,7 @@ def test_a_failed_job_exits_non_zero_with_its_error(tmp_path: Path) -> None:
     assert " failed: " in line and "invalid_training_file" in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -211,6 +234,7 @@ def _test_rows(start: int, stop: int) -> list[dict]:
         return [json.loads(line) for line in f][start:stop]
 
 
+@pytest.mark.slow
 def test_leakage_is_refused_before_upload(tmp_path: Path) -> None:
     rows = _test_rows(300, 310) + _test_rows(7, 8) + _test_rows(310, 330)  # a fixed-set item
     path = _train_file(tmp_path, rows)
@@ -222,6 +246,7 @@ def test_leakage_is_refused_before_upload(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "fixed test set" in proc.stderr
 
 
+@pytest.mark.slow
 def test_malformed_items_are_refused_before_upload(tmp_path: Path) -> None:
     rows = _test_rows(300, 330)
     rows[4]["price"] = 0
@@ -234,6 +259,7 @@ def test_malformed_items_are_refused_before_upload(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "price" in proc.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_following_leaves_the_job_running(tmp_path: Path) -> None:
     with FakeOpenAI() as server:
         for stage in ("prepare", "upload", "create"):
@@ -251,3 +277,25 @@ def test_ctrl_c_while_following_leaves_the_job_running(tmp_path: Path) -> None:
     assert follower.returncode == 130
     assert f"pricebench-finetune stage=follow job_id={job['id']}" in err
     assert job["status"] not in ("cancelled", "failed")
+
+
+def test_the_registry_keeps_one_record_per_job_and_finds_the_newest_by_suffix(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "finetunes.jsonl"
+    assert read_registry(path) == []
+    with pytest.raises(PricebenchError, match=r"no fine-tuning job with suffix 'pricer' in "):
+        find_job(path, "pricer")
+    record_job(path, {"job_id": "ftjob-1", "suffix": "pricer", "model": None, "status": "queued"})
+    record_job(path, {"job_id": "ftjob-2", "suffix": "other", "model": None, "status": "queued"})
+    record_job(path, {"job_id": "ftjob-3", "suffix": "pricer", "model": None, "status": "running"})
+    record_job(path, {"job_id": "ftjob-1", "model": "ft:a", "status": "succeeded", "seed": None})
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    assert rows == read_registry(path)
+    assert rows == [
+        {"job_id": "ftjob-1", "suffix": "pricer", "model": "ft:a", "status": "succeeded"},
+        {"job_id": "ftjob-2", "suffix": "other", "model": None, "status": "queued"},
+        {"job_id": "ftjob-3", "suffix": "pricer", "model": None, "status": "running"},
+    ]
+    assert find_job(path, "pricer")["job_id"] == "ftjob-3"
+    assert find_job(path, "other")["job_id"] == "ftjob-2"

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import load_dataset
-from harness.errors import PricebenchError
-from predictors.finetune_data import (
+from finetune.data import (
     estimate_tokens,
     prepare,
     read_examples,
     training_example,
     validate_examples,
 )
-from predictors.prompts import SYSTEM_PROMPT, build_messages
+from harness.data import load_dataset
+from harness.errors import PricebenchError
+from predictors.prompts import PREFILL, REMOVE, SYSTEM_PROMPT, build_messages
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pricer"
 
@@ -55,6 +55,26 @@ def test_training_example_is_the_predictors_prompt_plus_the_answer(dataset) -> N
     assert messages[2]["content"] == f"Price is ${item.price:.2f}"
     assert re.fullmatch(r"Price is \$\d+\.\d\d", messages[2]["content"])
     assert messages[2]["content"] == "Price is $226.95"
+    other = training_example(item, prefill="Cost: $")["messages"]
+    assert other[:2] == messages[:2] and other[2]["content"] == "Cost: $226.95"
+
+
+def test_the_finetune_config_trains_on_the_predictors_prompt() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from harness.paths import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        finetune = compose("finetune")
+        predictor = compose("config", overrides=["predictor=fine_tuned"]).predictor
+    prompt = {key: finetune.prompt[key] for key in ("system_prompt", "user_template", "prefill")}
+    assert prompt == {
+        "system_prompt": SYSTEM_PROMPT,
+        "user_template": predictor.user_template,
+        "prefill": predictor.prefill,
+    }
+    assert list(finetune.prompt.remove) == list(predictor.remove) == list(REMOVE)
+    assert predictor.system_prompt == SYSTEM_PROMPT and predictor.prefill == PREFILL
 
 
 def test_prepare_writes_both_slices_in_order(dataset, tmp_path: Path) -> None:
@@ -195,7 +215,7 @@ def _answer_in_prompt(example: dict) -> None:
 def test_a_refused_example_leaves_no_file(
     dataset, tmp_path: Path, monkeypatch, edit, prompts: dict, fragment: str
 ) -> None:
-    from predictors import finetune_data
+    from finetune import data as finetune_data
 
     def edited(*args):
         example = training_example(*args)

@@ -15,17 +15,24 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from harness import results
+from finetune import jobs
+from harness import registry, results
 from harness.data import load_dataset
 from harness.errors import PricebenchError
 from harness.paths import CONF_DIR
-from predictors import finetune_jobs as jobs
 
 STAGES = ("prepare", "upload", "create", "follow")
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _plain(node: DictConfig) -> dict[str, Any]:
+    """A config section as a plain dict, for passing on to code that knows nothing of OmegaConf."""
+    container = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(container, dict)
+    return {str(key): value for key, value in container.items()}
 
 
 class Workflow:
@@ -58,15 +65,15 @@ class Workflow:
         }  # fmt: skip
 
     def prepare(self) -> None:
-        from predictors.finetune_data import prepare
+        from finetune.data import prepare
+        from predictors.prompts import PREFILL
 
-        data = OmegaConf.to_container(self.cfg.data, resolve=True)
-        assert isinstance(data, dict)
-        dataset = load_dataset(**data, drop_test_overlap=False)
+        dataset = load_dataset(**_plain(self.cfg.data), drop_test_overlap=False)
         prompt = self.cfg.prompt
         reports = prepare(
             dataset.train, dataset.test, self.out, self.cfg.train_size, self.cfg.validation_size,
             prompt.system_prompt, prompt.user_template, list(prompt.remove),
+            prefill=prompt.get("prefill") or PREFILL,
         )  # fmt: skip
         for report in reports:
             dupes = f", {report.duplicates} duplicate prompt(s)" if report.duplicates else ""
@@ -112,7 +119,7 @@ class Workflow:
         job = jobs.create_job(self.client, settings, self.state["training_file"],
                               self.state.get("validation_file"))  # fmt: skip
         self.save(job_id=job.id)
-        jobs.record_job(self.cfg.registry, {
+        registry.record_job(self.cfg.registry, {
             "job_id": job.id, "suffix": self.cfg.suffix, "base_model": self.cfg.model,
             "model": None, "status": job.status, "base_url": self.cfg.base_url,
             "training_file": self.state["training_file"],
@@ -126,7 +133,7 @@ class Workflow:
             return str(self.cfg.job_id)
         if self.state.get("job_id"):
             return str(self.state["job_id"])
-        return str(jobs.find_job(self.cfg.registry, self.cfg.suffix)["job_id"])
+        return str(registry.find_job(self.cfg.registry, self.cfg.suffix)["job_id"])
 
     def follow(self) -> None:
         job_id = self.job_id()
@@ -140,7 +147,7 @@ class Workflow:
                 file=sys.stderr,
             )
             sys.exit(130)
-        jobs.record_job(self.cfg.registry, {
+        registry.record_job(self.cfg.registry, {
             "job_id": job.id, "suffix": self.cfg.suffix, "base_model": job.model,
             "model": job.fine_tuned_model, "status": job.status,
             "trained_tokens": job.trained_tokens,
@@ -149,9 +156,8 @@ class Workflow:
             config = {**self.settings(), "job_id": job.id, "training_file": job.training_file,
                       "validation_file": job.validation_file, "train_size": self.cfg.train_size,
                       "validation_size": self.cfg.validation_size}  # fmt: skip
-            wandb = OmegaConf.to_container(self.cfg.wandb, resolve=True)
-            assert isinstance(wandb, dict)
-            jobs.log_to_wandb(wandb, config, job, metrics, jobs.result_rows(self.client, job))
+            rows = jobs.result_rows(self.client, job)
+            jobs.log_to_wandb(_plain(self.cfg.wandb), config, job, metrics, rows)
         if job.status != "succeeded":
             raise PricebenchError(f"fine-tuning job {job.id} {job.status}: {jobs.job_error(job)}")
         print(f"fine-tuned model: {job.fine_tuned_model}")

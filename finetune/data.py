@@ -46,11 +46,13 @@ def training_example(
     system_prompt: str = SYSTEM_PROMPT,
     user_template: str = USER_TEMPLATE,
     remove: Sequence[str] = REMOVE,
+    prefill: str = PREFILL,
 ) -> Example:
     """``{"messages": [system, user, assistant]}``: the system and user messages the LLM predictor
-    sends for ``item`` and the course's answer ``Price is $<price with two decimals>``."""
+    sends for ``item`` and the course's answer ``Price is $<price with two decimals>`` (``prefill``
+    followed by the price)."""
     messages = build_messages(item, system_prompt, user_template, prefill=None, remove=remove)
-    messages.append({"role": "assistant", "content": f"{PREFILL}{item.price:.2f}"})
+    messages.append({"role": "assistant", "content": f"{prefill}{item.price:.2f}"})
     return {"messages": messages}
 
 
@@ -163,6 +165,7 @@ def prepare(
     user_template: str = USER_TEMPLATE,
     remove: Sequence[str] = REMOVE,
     max_examples: int = 50_000,
+    prefill: str = PREFILL,
 ) -> tuple[SliceReport, SliceReport]:
     """Write ``train.jsonl`` (``train_items[:train_size]``) and ``validation.jsonl`` (the next
     ``validation_size`` items) under ``output_dir``, one chat example per line.
@@ -182,7 +185,7 @@ def prepare(
         _check_items(items, test_texts, f"{name} slice")
 
     def example(item: Item) -> Example:
-        return training_example(item, system_prompt, user_template, remove)
+        return training_example(item, system_prompt, user_template, remove, prefill)
 
     test_user_prompts = {example(item)["messages"][1]["content"] for item in test_items}
     output_dir = Path(output_dir)

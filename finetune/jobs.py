@@ -1,59 +1,21 @@
-"""The API side of fine-tuning: upload the prepared files, create the job, follow it, keep a
-registry of jobs (``results/finetunes.jsonl``) and log the job to W&B."""
+"""The API side of fine-tuning: upload the prepared files, create the job, follow it and log it
+to W&B. The registry of jobs (``results/finetunes.jsonl``) is :mod:`harness.registry`."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
-from harness import results
 from harness.errors import PricebenchError, first_line, warn
 from harness.secrets import api_key_from_env
 
 TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-# --- the registry of jobs ---------------------------------------------------------------------
-
-
-def read_registry(path: str | Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def record_job(path: str | Path, record: dict[str, Any]) -> None:
-    """Add a job to the registry, or update the entry with the same job id."""
-    rows = read_registry(path)
-    for row in rows:
-        if row["job_id"] == record["job_id"]:
-            row.update({k: v for k, v in record.items() if v is not None})
-            break
-    else:
-        rows.append(record)
-    results.write_jsonl(path, rows)
-
-
-def find_job(path: str | Path, suffix: str) -> dict[str, Any]:
-    """The newest registered job with this suffix."""
-    matches = [row for row in read_registry(path) if row.get("suffix") == suffix]
-    if not matches:
-        raise PricebenchError(
-            f"no fine-tuning job with suffix {suffix!r} in {path}; create one with "
-            "`pricebench-finetune`, or give its id: job_id=ftjob-..."
-        )
-    return matches[-1]
-
-
-# --- the stages -------------------------------------------------------------------------------
+WandbMode = Literal["online", "offline", "disabled", "shared"]
 
 
 def client_for(base_url: str | None, api_key_env: str | None) -> Any:
@@ -164,7 +126,7 @@ def log_to_wandb(
     try:
         import wandb
 
-        mode = resolve_mode(settings.get("mode"))
+        mode = cast(WandbMode, resolve_mode(settings.get("mode")))
         run = wandb.init(
             project=settings.get("project") or "pricebench",
             entity=settings.get("entity"),
