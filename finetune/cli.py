@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from finetune import jobs
-from harness import registry, results
+from harness import registry, results, schema
 from harness.data import load_dataset
 from harness.errors import PricebenchError
 from harness.paths import CONF_DIR
@@ -174,6 +174,9 @@ def run(cfg: DictConfig) -> None:
             print(f"already prepared in {workflow.out} (stage=prepare prepares again)")
             continue
         getattr(workflow, name)()
+
+
+schema.register()  # finetune.yaml's data group is typed like pricebench's
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="finetune")

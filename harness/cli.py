@@ -2,100 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from harness import schema
 from harness.errors import PricebenchError
 from harness.paths import CONF_DIR
+from harness.run import build, config_error, in_multirun, objective, run_config
 
 if TYPE_CHECKING:
     from harness.evaluate import RunResult
 
 __all__ = ["CONF_DIR", "build", "main", "run"]
 
+schema.register()  # before @hydra.main composes anything
 
-def _fail(message: str, code: int = 2) -> None:
+
+def _fail(message: str, code: int = 2) -> NoReturn:
     print(f"pricebench: error: {message}", file=sys.stderr)
     sys.exit(code)
 
 
-def _choice(group: str) -> str | None:
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    return HydraConfig.get().runtime.choices.get(group)
-
-
-def _sweep_context() -> dict[str, Any]:
-    """In a multirun: this job's number and the sweep's name (its output folder's last parts)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not _is_multirun():
-        return {}
-    hc = HydraConfig.get()
-    sweep = "_".join(Path(hc.sweep.dir).parts[-2:])
-    return {"job_num": OmegaConf.select(hc, "job.num", default=None), "sweep": sweep}
-
-
-def _is_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def build(node: DictConfig, what: str) -> Any:
-    """Instantiate a ``_target_`` config, turning a failure into one clear line."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    try:
-        return instantiate(node, _convert_="all")
-    except InstantiationException as exc:
-        cause = exc.__cause__ or exc
-        if isinstance(cause, PricebenchError):
-            raise cause from None
-        target = node.get("_target_", "?")
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        raise PricebenchError(f"could not build the {what} {target}: {first}") from None
-
-
 def run(cfg: DictConfig) -> RunResult:
-    """One evaluation from a composed config."""
-    from omegaconf.errors import OmegaConfBaseException
-
-    from harness.evaluate import evaluate
-
-    try:
-        plain = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as exc:
-        raise PricebenchError(
-            f"the configuration does not resolve: {exc}".splitlines()[0]
-        ) from None
-    assert isinstance(plain, dict)
-    predictor = build(cfg.predictor, "predictor")
-    tracker = build(cfg.tracker, "tracker") if cfg.get("tracker") else None
-    name = cfg.get("name") or _choice("predictor") or type(predictor).__name__
-    result = evaluate(
-        predictor,
-        name=name,
-        data=plain["data"],
-        config=plain,
-        results_dir=cfg.results.dir,
-        title=cfg.get("title"),
-        tracker=tracker,
-        quiet=bool(cfg.get("quiet", False)),
-        progress=bool(cfg.get("progress", True)),
-        colour=cfg.get("color", "auto"),
-        chart=bool(cfg.get("chart", True)),
-        tracker_context=_sweep_context(),
-    )
-    return result
+    """One evaluation from a composed config (:func:`harness.run.run_config`)."""
+    return run_config(cfg)
 
 
 def _job_dir_and_overrides() -> tuple[str, list[str]]:
@@ -106,13 +42,14 @@ def _job_dir_and_overrides() -> tuple[str, list[str]]:
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def _app(cfg: DictConfig) -> float | None:
+def _app(cfg: DictConfig) -> float:
     from harness.sweep import record_job
 
     try:
-        result = run(cfg)
+        result = run_config(cfg)
+        value = objective(cfg, result.metrics)
     except PricebenchError as exc:
-        if _is_multirun():  # report it and let the other jobs go on
+        if in_multirun():  # report it and let the other jobs go on
             print(f"pricebench: error: {exc}", file=sys.stderr)
             record_job(*_job_dir_and_overrides(), error=str(exc))
             return float("nan")
@@ -123,14 +60,35 @@ def _app(cfg: DictConfig) -> float | None:
             "are cached, so a rerun resumes where this one stopped)",
             130,
         )
-    if _is_multirun():
+    if in_multirun():
         record_job(*_job_dir_and_overrides(), run_dir=result.run_dir, metrics=result.metrics)
-    return result.metrics["error"]
+    return value
+
+
+@contextmanager
+def _config_errors_in_one_line() -> Iterator[None]:
+    """Hydra prints a config that does not compose over several lines (and exits 1); ask it to
+    raise instead, and say it in one line. ``HYDRA_FULL_ERROR=1`` set by the user keeps Hydra's
+    full report."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if os.environ.get("HYDRA_FULL_ERROR"):
+        yield
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    except (HydraException, OmegaConfBaseException) as exc:
+        _fail(config_error(exc))
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 def main() -> None:
     """The ``pricebench`` console script."""
-    _app()
+    with _config_errors_in_one_line():
+        _app()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import math
 import os
 import pickle
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,7 +263,9 @@ def load_hub(
 
 # --- finding and assembling the data of a run -------------------------------------------------
 
-LOADERS = {".jsonl": load_jsonl, ".json": load_jsonl, ".pkl": load_pickle, ".parquet": load_hub}
+LOADERS: dict[str, Callable[[Path], list[Item]]] = {
+    ".jsonl": load_jsonl, ".json": load_jsonl, ".pkl": load_pickle, ".parquet": load_hub,
+}  # fmt: skip
 
 
 def load_items(path: str | Path) -> list[Item]:

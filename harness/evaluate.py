@@ -1,7 +1,8 @@
 """Runs a predictor over the test items and turns its guesses into scored, stored per-item records.
 
 Data flows one way: config → data → predictor.fit(train) → predictor.predict(test) → metrics →
-results store → tracker / report.
+results store → tracker / report. :func:`evaluate` takes the run's settings as one
+:class:`RunSettings`; ``harness.run`` builds it from a composed config.
 """
 
 from __future__ import annotations
@@ -12,17 +13,47 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from harness import report, results
 from harness.data import Dataset, Item, load_dataset
 from harness.errors import PricebenchError
 from harness.metrics import Scores, score, summarise, summary_line
-from harness.predictor import Prediction, Predictor
+from harness.predictor import (
+    Prediction,
+    Predictor,
+    StreamingPredictor,
+    label_of,
+    notes_of,
+    requires_fit,
+    run_summary_of,
+)
 from harness.secrets import redact
+
+if TYPE_CHECKING:
+    from harness.tracking import Tracker
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How one run goes: what it is called, what it scores, where it is stored, what it shows.
+
+    ``data`` holds :func:`harness.data.load_dataset`'s keywords (the config's ``data`` section);
+    ``config`` is the whole resolved config, stored (redacted) with the run and tracked."""
+
+    name: str
+    data: Mapping[str, Any]
+    config: Mapping[str, Any]
+    results_dir: str | Path = "results"
+    title: str | None = None
+    quiet: bool = False
+    progress: bool = True
+    colour: str | bool = "auto"
+    chart: bool = True
+    tracker_context: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -46,7 +77,7 @@ def predict_all(
     with tqdm(
         total=len(items), desc="predicting", unit="item", disable=not progress or None
     ) as bar:
-        if hasattr(predictor, "predict_iter"):
+        if isinstance(predictor, StreamingPredictor):
             slots: list[Prediction | None] = [None] * len(items)
             for position, prediction in predictor.predict_iter(items):
                 slots[position] = prediction
@@ -141,12 +172,14 @@ def build_metrics(
     dataset: Dataset,
     timings: dict[str, float],
     extra: Mapping[str, Any] | None = None,
+    line: str | None = None,
 ) -> dict[str, Any]:
+    """``metrics.json``: the figures, the summary line, where the items came from, and what ran."""
     return {
         "predictor": name,
         "title": title,
         **summary,
-        "summary_line": summary_line(title, summary),
+        "summary_line": summary_line(title, summary) if line is None else line,
         "fingerprint": dataset.fingerprint,
         "canonical": dataset.canonical,
         "data_source": dataset.source,
@@ -163,80 +196,81 @@ def build_metrics(
     }
 
 
+def _fit_and_predict(
+    predictor: Predictor, settings: RunSettings, started: float, timings: dict[str, float]
+) -> tuple[Dataset, list[Prediction]]:
+    """Load the items, fit on the training ones, predict the test ones; time each step."""
+    need_train = requires_fit(predictor)
+    dataset = load_dataset(**settings.data, need_train=need_train)
+    loaded = time.perf_counter()
+    if need_train and not dataset.train:
+        raise PricebenchError(
+            f"{settings.name} needs training items and none were found; set data.train_path"
+        )
+    predictor.fit(dataset.train)
+    fitted = time.perf_counter()
+    predictions = predict_all(predictor, dataset.test, progress=settings.progress)
+    timings["load_seconds"] = loaded - started
+    timings["fit_seconds"] = fitted - loaded
+    timings["predict_seconds"] = time.perf_counter() - fitted
+    return dataset, predictions
+
+
 def evaluate(
     predictor: Predictor,
+    settings: RunSettings | None = None,
     *,
-    name: str,
-    data: Mapping[str, Any],
-    config: Mapping[str, Any],
-    results_dir: str | Path = "results",
-    title: str | None = None,
-    tracker: Any = None,
-    quiet: bool = False,
-    progress: bool = True,
-    colour: str | bool = "auto",
-    chart: bool = True,
+    tracker: Tracker | None = None,
     out: TextIO | None = None,
-    tracker_context: Mapping[str, Any] | None = None,
+    **fields: Any,
 ) -> RunResult:
-    """Fit, predict, score and store one run; print the course's lines; hand it to a tracker."""
+    """Fit, predict, score and store one run; print the course's lines; hand it to a tracker.
+
+    ``fields`` are :class:`RunSettings` fields, given instead of ``settings`` or replacing some of
+    its values (``evaluate(predictor, name=..., data=..., config=...)`` works too)."""
+    if settings is None:
+        settings = RunSettings(**fields)
+    elif fields:
+        settings = replace(settings, **fields)
     out = out or sys.stdout
     started = time.perf_counter()
     with ExitStack() as stack:
-        if hasattr(tracker, "start"):  # the W&B worker starts now, to import wandb meanwhile
+        if tracker is not None:  # the W&B worker starts now, to import wandb meanwhile
             tracker.start()
             stack.callback(tracker.close)  # stops it if the evaluation fails before handing over
-        need_train = bool(getattr(predictor, "requires_fit", True))
-        dataset = load_dataset(**data, need_train=need_train)
-        loaded = time.perf_counter()
-        if need_train and not dataset.train:
-            raise PricebenchError(
-                f"{name} needs training items and none were found; set data.train_path"
-            )
-        predictor.fit(dataset.train)
-        fitted = time.perf_counter()
-        predictions = predict_all(predictor, dataset.test, progress=progress)
-        predicted = time.perf_counter()
+        timings: dict[str, float] = {}
+        dataset, predictions = _fit_and_predict(predictor, settings, started, timings)
 
         scores = score([item.price for item in dataset.test], [p.guess for p in predictions])
         summary = summarise(scores)
         records = build_records(dataset.test, predictions, scores)
-        title = title or getattr(predictor, "label", None) or name
+        title = settings.title or label_of(predictor) or settings.name
         line = summary_line(title, summary)
-        timings = {
-            "load_seconds": loaded - started,
-            "fit_seconds": fitted - loaded,
-            "predict_seconds": predicted - fitted,
-        }
-        run_summary = getattr(predictor, "run_summary", None)
-        extra = dict(run_summary()) if callable(run_summary) else {}
-        notes_of = getattr(predictor, "notes", None)
-        predictor_notes = notes_of() if callable(notes_of) else []
-        notes = _notes(summary, dataset, records, predictor_notes)
+        extra = run_summary_of(predictor)
+        notes = _notes(summary, dataset, records, notes_of(predictor))
         if notes:
             extra["notes"] = notes
 
-        run_dir = results.new_run_dir(results_dir, title)
-        from omegaconf import OmegaConf
+        def chart(path: Path) -> None:
+            truths, guesses = scores.truth.tolist(), scores.guess.tolist()
+            report.save_chart(path, truths, guesses, scores.colour, line)
 
-        stored_config = redact(dict(config))
-        results.write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(stored_config))
-        results.write_jsonl(run_dir / results.PREDICTIONS_FILE, records)
-        if chart:
-            report.save_chart(
-                run_dir / results.CHART_FILE,
-                scores.truth.tolist(), scores.guess.tolist(), scores.colour, line,
-            )  # fmt: skip
-        timings["total_seconds"] = time.perf_counter() - started
-        metrics = build_metrics(name, title, summary, dataset, timings, extra)
-        results.write_json(run_dir / results.METRICS_FILE, metrics)
+        def final_metrics() -> dict[str, Any]:
+            timings["total_seconds"] = time.perf_counter() - started
+            return build_metrics(settings.name, title, summary, dataset, timings, extra, line)
 
-        if not quiet:
-            report.print_items(records, report.use_colour(colour, out), out)
+        stored_config = redact(dict(settings.config))
+        run_dir, metrics = results.write_run(
+            settings.results_dir, title, config=stored_config, records=records,
+            metrics=final_metrics, chart=chart if settings.chart else None,
+        )  # fmt: skip
+
+        if not settings.quiet:
+            report.print_items(records, report.use_colour(settings.colour, out), out)
         out.write("".join(f"note: {note}\n" for note in notes))
         out.write(f"{line}\nresults: {run_dir}\n")
         out.flush()
         if tracker is not None:
-            context = {"name": name, **(tracker_context or {})}
+            context = {"name": settings.name, **settings.tracker_context}
             tracker.log_run(run_dir, metrics, records, stored_config, **context)
         return RunResult(run_dir, metrics, records, line)

@@ -1,34 +1,38 @@
 """Leaderboards built from the results store alone, with confidence intervals and paired tests.
 
-``pricebench-leaderboard [--results DIR] [--format table|markdown|csv|html] [--output FILE]
-[--aggregate latest|mean] [--compare RUN_A RUN_B]``
+Its command line (``pricebench-leaderboard``) is :mod:`harness.leaderboard_cli`; its output formats
+are :mod:`harness.leaderboard_format`. The columns are the metrics of the registry that get a CI
+(:data:`harness.metrics.CI_METRICS`); rows are ordered by :data:`harness.metrics.RANK_BY`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness import results
 from harness.data import CANONICAL_FINGERPRINT
 from harness.errors import PricebenchError, warn
+from harness.metrics import CI_METRICS, METRICS, RANK_BY
 from harness.published import PUBLISHED, SOURCE
+from harness.stats import Interval, metric_cis, paired_comparison
 
+# The CSV columns, in order: a row's fields, with each CI metric's value, interval and sd.
 COLUMNS = (
-    "rank", "kind", "predictor", "title", "model", "error", "error_low", "error_high", "rmsle",
-    "rmsle_low", "rmsle_high", "hit_rate", "hit_rate_low", "hit_rate_high", "error_sd", "rmsle_sd",
-    "hit_rate_sd", "runs", "n", "unparseable", "cost", "tie_with_leader", "date", "run",
-    "fingerprint",
+    "rank", "kind", "predictor", "title", "model",
+    *(column for name in CI_METRICS for column in (name, f"{name}_low", f"{name}_high")),
+    *(f"{name}_sd" for name in CI_METRICS),
+    "runs", "n", "unparseable", "cost", "tie_with_leader", "date", "run", "fingerprint",
 )  # fmt: skip
 IGNORED_IN_IDENTITY = ("seed", "cache_dir", "cache_enabled", "registry", "base_url")
+Kind = Literal["run", "mean", "reported"]
+Tie = Literal["leader", "yes", "no"]
 
 
 @dataclass
@@ -55,6 +59,57 @@ class Run:
             predictor.pop(key, None)
         return json.dumps([self.metrics.get("title"), predictor, self.metrics.get("fingerprint")],
                           sort_keys=True, default=str)  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One leaderboard row: a run, the mean of a configuration's runs, or a published result."""
+
+    kind: Kind  # one run, the mean of a configuration's runs, or a published result
+    title: str
+    predictor: str | None = None
+    model: str = ""
+    values: dict[str, float] = field(default_factory=dict)  # CI metric name -> value
+    intervals: dict[str, Interval] = field(default_factory=dict)  # 95% bootstrap CIs ("run")
+    sd: dict[str, float] = field(default_factory=dict)  # sample sd over the runs ("mean")
+    n: int | None = None
+    runs: int | None = None
+    unparseable: int | None = None
+    cost: float | None = None
+    date: str = ""
+    run: str = ""  # the run folder's name (for "mean": every run's, comma-separated)
+    fingerprint: str | None = None
+    rank: int | None = None  # canonical rows that are not "reported", from 1
+    tie_with_leader: Tie | None = None  # among the ranked runs: can a paired test tell them apart
+    source: Run | None = None  # the run behind the row (for "mean": the latest)
+
+    def columns(self) -> dict[str, Any]:
+        """The row under the names of COLUMNS (None where it has no value)."""
+        flat: dict[str, Any] = {
+            "rank": self.rank, "kind": self.kind, "predictor": self.predictor,
+            "title": self.title, "model": self.model, "runs": self.runs, "n": self.n,
+            "unparseable": self.unparseable, "cost": self.cost,
+            "tie_with_leader": self.tie_with_leader, "date": self.date, "run": self.run,
+            "fingerprint": self.fingerprint,
+        }  # fmt: skip
+        for name in CI_METRICS:
+            interval = self.intervals.get(name)
+            flat[name] = self.values.get(name)
+            flat[f"{name}_low"] = interval.low if interval else None
+            flat[f"{name}_high"] = interval.high if interval else None
+            flat[f"{name}_sd"] = self.sd.get(name)
+        return flat
+
+    def __getitem__(self, column: str) -> Any:
+        """A column's value, e.g. ``row["error_low"]`` (KeyError for a name not in COLUMNS)."""
+        return self.columns()[column]
+
+
+@dataclass
+class Leaderboard:
+    ranked: list[Row]
+    others: dict[str | None, list[Row]]  # rows on other item sets, by fingerprint
+    notes: list[str]
 
 
 def load_run(path: str | Path) -> Run | None:
@@ -89,179 +144,83 @@ def find_run(results_dir: str | Path, name: str) -> Run:
     return matches[0]
 
 
-def _run_row(run: Run, n_boot: int) -> dict[str, Any]:
-    from harness.stats import metric_cis
-
+def run_row(run: Run, n_boot: int) -> Row:
+    """A run's row, with bootstrap CIs from ``n_boot`` resamples (none when 0)."""
     m = run.metrics
-    row: dict[str, Any] = {
-        "kind": "run", "predictor": m.get("predictor"), "title": m.get("title"),
-        "model": m.get("model") or (run.config.get("predictor") or {}).get("model") or "",
-        "runs": 1, "n": m.get("n"), "unparseable": m.get("unparseable", 0),
-        "cost": m.get("cost"), "date": str(m.get("created_at", ""))[:10], "run": run.path.name,
-        "fingerprint": m.get("fingerprint"),
-    }  # fmt: skip
-    for name in ("error", "rmsle", "hit_rate"):
-        row[name] = m.get(name)
-    if n_boot > 0:
-        for name, interval in metric_cis(run.records, n_boot=n_boot).items():
-            row[f"{name}_low"], row[f"{name}_high"] = interval.low, interval.high
-    row["_run"] = run
-    return row
+    return Row(
+        kind="run", title=str(m.get("title") or ""), predictor=m.get("predictor"),
+        model=m.get("model") or (run.config.get("predictor") or {}).get("model") or "",
+        values={name: m[name] for name in CI_METRICS if m.get(name) is not None},
+        intervals=metric_cis(run.records, n_boot=n_boot) if n_boot > 0 else {},
+        n=m.get("n"), runs=1, unparseable=m.get("unparseable", 0), cost=m.get("cost"),
+        date=str(m.get("created_at", ""))[:10], run=run.path.name,
+        fingerprint=m.get("fingerprint"), source=run,
+    )  # fmt: skip
 
 
-def _mean_row(group: list[Run]) -> dict[str, Any]:
-    latest = group[-1]
-    row = {k: v for k, v in _run_row(latest, n_boot=0).items() if not k.endswith(("_low", "_high"))}
-    row.update(kind="mean", runs=len(group), run=", ".join(r.path.name for r in group))
-    for name in ("error", "rmsle", "hit_rate"):
+def mean_row(group: Sequence[Run]) -> Row:
+    """The mean and sample standard deviation of each CI metric over a configuration's runs."""
+    row = run_row(group[-1], n_boot=0)
+    row.kind, row.runs, row.run = "mean", len(group), ", ".join(r.path.name for r in group)
+    for name in CI_METRICS:
         values = [r.metrics[name] for r in group]
-        row[name] = statistics.fmean(values)
-        row[f"{name}_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
-    row["cost"] = sum(r.metrics.get("cost") or 0 for r in group) or None
+        row.values[name] = statistics.fmean(values)
+        row.sd[name] = statistics.stdev(values) if len(values) > 1 else 0.0
+    row.cost = sum(r.metrics.get("cost") or 0 for r in group) or None
     return row
 
 
-def _reported_rows() -> list[dict[str, Any]]:
+def reported_rows() -> list[Row]:
+    """The course's published results."""
     return [
-        {"kind": "reported", "predictor": p.predictor, "title": f"{p.predictor} (reported)",
-         "model": "", "error": p.error, "rmsle": p.rmsle, "hit_rate": p.hit_rate, "n": 250,
-         "runs": None, "fingerprint": CANONICAL_FINGERPRINT, "run": "", "date": ""}
+        Row(kind="reported", title=f"{p.predictor} (reported)", predictor=p.predictor,
+            values=dict(p.metrics), n=250, fingerprint=CANONICAL_FINGERPRINT)
         for p in PUBLISHED
     ]  # fmt: skip
 
 
-@dataclass
-class Leaderboard:
-    ranked: list[dict[str, Any]]
-    others: dict[str, list[dict[str, Any]]]  # rows on other item sets, by fingerprint
-    notes: list[str]
+def rank_key(row: Row) -> tuple[bool, float]:
+    """Best first by RANK_BY; rows without it last."""
+    value = row.values.get(RANK_BY)
+    return (value is None, 0.0 if value is None else METRICS[RANK_BY].sort_key(value))
 
 
 def build(runs: Sequence[Run], aggregate: str | None = None, reported: bool = True,
           n_boot: int = 1000) -> Leaderboard:  # fmt: skip
-    """Rows sorted by error; canonical runs ranked, other fingerprints kept apart."""
+    """Rows sorted by RANK_BY; canonical runs ranked, other fingerprints kept apart."""
     if aggregate not in (None, "latest", "mean"):
         raise PricebenchError(f"--aggregate takes latest or mean, not {aggregate!r}")
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         groups[run.identity if aggregate else run.path.name].append(run)
-    rows = []
-    for group in groups.values():
-        if aggregate == "mean":
-            rows.append(_mean_row(group))
-        else:
-            rows.append(_run_row(group[-1], n_boot))
-    canonical = [r for r in rows if r["fingerprint"] == CANONICAL_FINGERPRINT]
-    others: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = [mean_row(g) if aggregate == "mean" else run_row(g[-1], n_boot) for g in groups.values()]
+    canonical = [r for r in rows if r.fingerprint == CANONICAL_FINGERPRINT]
+    others: dict[str | None, list[Row]] = defaultdict(list)
     for row in rows:
-        if row["fingerprint"] != CANONICAL_FINGERPRINT:
-            others[row["fingerprint"]].append(row)
-    _mark_ties(canonical)
-    ranked = sorted(canonical + (_reported_rows() if reported else []), key=lambda r: r["error"])
-    for rank, row in enumerate((r for r in ranked if r["kind"] != "reported"), 1):
-        row["rank"] = rank
+        if row.fingerprint != CANONICAL_FINGERPRINT:
+            others[row.fingerprint].append(row)
+    mark_ties(canonical)
+    ranked = sorted(canonical + (reported_rows() if reported else []), key=rank_key)
+    for rank, row in enumerate((r for r in ranked if r.kind != "reported"), 1):
+        row.rank = rank
     notes = [f"reported rows: {SOURCE}"] if reported else []
     for fingerprint, group in others.items():
-        group.sort(key=lambda r: r["error"])
+        group.sort(key=rank_key)
         notes.append(
             f"{len(group)} run(s) scored another item set (fingerprint {str(fingerprint)[:12]}, "
-            f"n={group[0]['n']}): listed apart, never ranked with the canonical 250 items"
+            f"n={group[0].n}): listed apart, never ranked with the canonical 250 items"
         )
     return Leaderboard(ranked, dict(others), notes)
 
 
-def _mark_ties(rows: list[dict[str, Any]]) -> None:
+def mark_ties(rows: Sequence[Row]) -> None:
     """Mark runs that a paired test (5%) cannot tell apart from the leader."""
-    from harness.stats import paired_comparison
-
-    runs = [r for r in rows if r["kind"] == "run"]
+    runs = [(r, r.source) for r in rows if r.kind == "run" and r.source is not None]
     if len(runs) < 2:
         return
-    leader = min(runs, key=lambda r: r["error"])
-    leader["tie_with_leader"] = "leader"
-    for row in runs:
+    leader, best = min(runs, key=lambda pair: rank_key(pair[0]))
+    leader.tie_with_leader = "leader"
+    for row, run in runs:
         if row is not leader:
-            comparison = paired_comparison(leader["_run"].records, row["_run"].records, n_boot=200)
-            row["tie_with_leader"] = "yes" if not comparison.significant(0.05) else "no"
-
-
-def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
-    """The paired comparison of two runs on their shared items, in full."""
-    from harness.stats import paired_comparison
-
-    if a.metrics.get("fingerprint") != b.metrics.get("fingerprint"):
-        print("pricebench: warning: the runs scored different item sets; comparing shared items",
-              file=sys.stderr)  # fmt: skip
-    try:
-        c = paired_comparison(a.records, b.records, n_boot=n_boot)
-    except ValueError as exc:
-        raise PricebenchError(str(exc)) from None
-    lines = [f"A: {a.metrics.get('summary_line')}  ({a.path.name})",
-             f"B: {b.metrics.get('summary_line')}  ({b.path.name})",
-             f"shared items: {c.n}", "difference A - B, with 95% bootstrap CI:"]  # fmt: skip
-    for name, fmt in (("error", "${:+,.2f}"), ("rmsle", "{:+.3f}"), ("hit_rate", "{:+.1%}")):
-        d = c.diff[name]
-        lines.append(
-            f"  {name:9s} {fmt.format(d.point)}  [{fmt.format(d.low)}, {fmt.format(d.high)}]"
-        )
-    lines += [
-        f"Wilcoxon signed-rank on absolute errors: p = {c.wilcoxon_p:.3g}",
-        f"McNemar exact on hits: p = {c.mcnemar_p:.3g} (A only: {c.a_only_hits}, "
-        f"B only: {c.b_only_hits})",
-        "verdict: " + ("different at 5%" if c.significant(0.05) else "no difference at 5%"),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """The ``pricebench-leaderboard`` console script."""
-    from harness import leaderboard_format as fmt
-
-    parser = argparse.ArgumentParser(
-        prog="pricebench-leaderboard",
-        description="Rank the runs in a results folder by error, with 95%% bootstrap CIs, paired "
-        "tests against the leader and the course's published numbers.",
-    )
-    parser.add_argument(
-        "--results", default="results", help="the results folder (default: results)"
-    )
-    parser.add_argument("--format", choices=("table", "markdown", "csv", "html"), default="table")
-    parser.add_argument("--output", help="write to this file instead of the terminal")
-    parser.add_argument(
-        "--aggregate", choices=("latest", "mean"),
-        help="one row per predictor configuration: its latest run, or the mean ± sd over its "
-        "runs (e.g. a seed sweep)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
-        help="print the paired comparison of two runs in full",
-    )  # fmt: skip
-    parser.add_argument("--no-reported", action="store_true", help="leave out the published rows")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
-    args = parser.parse_args(argv)
-    try:
-        if args.compare:
-            text = compare_text(*(find_run(args.results, name) for name in args.compare))
-        else:
-            if not Path(args.results).is_dir():
-                raise PricebenchError(f"no results folder {args.results}: run pricebench first")
-            board = build(
-                load_runs(args.results), args.aggregate, not args.no_reported, args.bootstrap
-            )
-            if args.format == "table" and not args.output:
-                fmt.rich_table(board)
-                return
-            text = {
-                "markdown": fmt.markdown,
-                "csv": lambda b: fmt.to_csv(b, COLUMNS),
-                "html": fmt.to_html,
-                "table": fmt.markdown,
-            }[args.format](board)
-    except PricebenchError as exc:
-        print(f"pricebench-leaderboard: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    if args.output:
-        results.write_text(args.output, text)
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(text)
+            comparison = paired_comparison(best.records, run.records, n_boot=200)
+            row.tie_with_leader = "yes" if not comparison.significant(0.05) else "no"

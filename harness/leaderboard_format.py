@@ -6,49 +6,57 @@ import base64
 import csv
 import html
 import io
-from typing import Any
+from collections.abc import Sequence
 
 from harness import results
+from harness.leaderboard import COLUMNS, Leaderboard, Row, Run
+from harness.metrics import BREAKDOWN_METRICS, CI_METRICS, METRICS
+from harness.stats import breakdown
 
-HEADERS = ("#", "predictor", "model", "error", "RMSLE", "hits", "n", "unparseable", "cost",
-           "date", "run")  # fmt: skip
+HEADERS = ("#", "predictor", "model", *(METRICS[name].heading for name in CI_METRICS), "n",
+           "unparseable", "cost", "date", "run")  # fmt: skip
 
 
-def _ci(row: dict[str, Any], name: str, fmt: str) -> str:
-    value = row.get(name)
+def _ci(row: Row, name: str) -> str:
+    value = row.values.get(name)
     if value is None:
         return ""
-    text = fmt.format(value)
-    if row.get(f"{name}_sd") is not None:
-        return f"{text} ± {fmt.format(row[f'{name}_sd']).lstrip('$')}"
-    if row.get(f"{name}_low") is not None:
-        return f"{text} [{fmt.format(row[f'{name}_low'])}, {fmt.format(row[f'{name}_high'])}]"
+    metric = METRICS[name]
+    text = metric.format(value)
+    if name in row.sd:
+        return f"{text} ± {metric.format(row.sd[name]).lstrip('$')}"
+    if name in row.intervals:
+        interval = row.intervals[name]
+        return f"{text} [{metric.format(interval.low)}, {metric.format(interval.high)}]"
     return text
 
 
-def cells(row: dict[str, Any]) -> list[str]:
+def cells(row: Row) -> list[str]:
     """A row as display text: values with 95% CIs (or mean ± sd), ties and reported rows marked."""
-    rank = "" if row.get("rank") is None else str(row["rank"])
-    if row.get("tie_with_leader") == "yes":
+    rank = "" if row.rank is None else str(row.rank)
+    if row.tie_with_leader == "yes":
         rank += " ≈"
-    name = row["title"] if row["kind"] != "mean" else f"{row['title']} (mean of {row['runs']})"
-    cost = "" if row.get("cost") in (None, 0) else f"${row['cost']:.4f}"
+    name = row.title if row.kind != "mean" else f"{row.title} (mean of {row.runs})"
+    cost = "" if row.cost in (None, 0) else f"${row.cost:.4f}"
+    unparseable = str(row.unparseable or 0) if row.kind != "reported" else ""
     return [
-        rank, name, str(row.get("model") or ""), _ci(row, "error", "${:,.2f}"),
-        _ci(row, "rmsle", "{:.2f}"), _ci(row, "hit_rate", "{:.1%}"), str(row.get("n") or ""),
-        str(row.get("unparseable") or 0) if row["kind"] != "reported" else "", cost,
-        str(row.get("date") or ""), str(row.get("run") or ""),
+        rank, name, row.model or "", *(_ci(row, name) for name in CI_METRICS), str(row.n or ""),
+        unparseable, cost, row.date or "", row.run or "",
     ]  # fmt: skip
 
 
-def legend(board: Any) -> list[str]:
+def _all_rows(board: Leaderboard) -> list[Row]:
+    return board.ranked + [r for rows in board.others.values() for r in rows]
+
+
+def legend(board: Leaderboard) -> list[str]:
     lines = ["≈: a paired test (Wilcoxon on errors, McNemar on hits) finds no difference from the "
              "leader at 5%; [low, high]: 95% bootstrap confidence interval"]  # fmt: skip
     return lines + board.notes
 
 
-def markdown(board: Any) -> str:
-    def table(rows: list[dict[str, Any]]) -> list[str]:
+def markdown(board: Leaderboard) -> str:
+    def table(rows: list[Row]) -> list[str]:
         out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         for row in rows:
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
@@ -61,16 +69,17 @@ def markdown(board: Any) -> str:
     return "\n".join(lines + [""] + [f"- {note}" for note in legend(board)]) + "\n"
 
 
-def to_csv(board: Any, columns: tuple[str, ...]) -> str:
+def to_csv(board: Leaderboard, columns: Sequence[str] = COLUMNS) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    for row in board.ranked + [r for rows in board.others.values() for r in rows]:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    for row in _all_rows(board):
+        flat = row.columns()
+        writer.writerow({k: ("" if flat.get(k) is None else flat[k]) for k in columns})
     return buffer.getvalue()
 
 
-def rich_table(board: Any) -> None:
+def rich_table(board: Leaderboard) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -82,17 +91,15 @@ def rich_table(board: Any) -> None:
         for header in HEADERS:
             table.add_column(header, overflow="fold")
         for row in rows:
-            style = "dim" if row["kind"] == "reported" else ("bold" if row.get("rank") == 1 else "")
+            style = "dim" if row.kind == "reported" else ("bold" if row.rank == 1 else "")
             table.add_row(*cells(row), style=style)
         console.print(table)
     for line in legend(board):
         console.print(line, style="dim", highlight=False, markup=False)
 
 
-def to_html(board: Any) -> str:
+def to_html(board: Leaderboard) -> str:
     """One static page: the table, then each run's chart and price-band breakdown, all escaped."""
-    from harness.stats import breakdown
-
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -101,10 +108,10 @@ def to_html(board: Any) -> str:
         ".reported{color:#777}</style></head><body><h1>pricebench leaderboard</h1>",
     ]
 
-    def table(rows: list[dict[str, Any]]) -> None:
+    def table(rows: list[Row]) -> None:
         parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in HEADERS) + "</tr>")
         for row in rows:
-            kind = ' class="reported"' if row["kind"] == "reported" else ""
+            kind = ' class="reported"' if row.kind == "reported" else ""
             parts.append(
                 f"<tr{kind}>" + "".join(f"<td>{esc(c)}</td>" for c in cells(row)) + "</tr>"
             )
@@ -115,36 +122,42 @@ def to_html(board: Any) -> str:
         parts.append(f"<h2>Other item set {esc(str(fingerprint)[:12])} (not ranked)</h2>")
         table(rows)
     parts += [f"<p>{esc(line)}</p>" for line in legend(board)]
-    for row in board.ranked + [r for rows in board.others.values() for r in rows]:
-        run = row.get("_run")
-        if run is None:
-            continue
-        parts.append(f"<h2>{esc(str(row['title']))} — {esc(run.path.name)}</h2>")
-        parts.append(f"<p>{esc(str(run.metrics.get('summary_line', '')))}</p>")
-        chart = run.path / results.CHART_FILE
-        if chart.is_file():
-            data = base64.b64encode(chart.read_bytes()).decode("ascii")
-            parts.append(
-                f"<img alt='truth vs guess' width='720' src='data:image/png;base64,{data}'>"
-            )
-        groupings = [("price band", "band")]
-        if any(r.get("category") for r in run.records):
-            groupings.append(("category", "category"))
-        for heading, by in groupings:
-            parts.append(f"<table><tr><th>{heading}</th><th>n</th><th>error</th><th>hits</th>"
-                         "<th>bias</th></tr>")  # fmt: skip
-            for group in breakdown(run.records, by=by):
-                parts.append(
-                    f"<tr><td>{esc(str(group['group']))}</td><td>{group['n']}</td>"
-                    f"<td>${group['error']:,.2f}</td><td>{group['hit_rate']:.1%}</td>"
-                    f"<td>{group['bias']:+,.2f}</td></tr>"
-                )
-            parts.append("</table>")
-        worst = sorted(run.records, key=lambda r: -r["error"])[:5]
-        parts.append("<p>largest errors:</p><ul>")
-        for r in worst:
-            truth, guess = f"${r['truth']:,.2f}", f"${r['guess']:,.2f}"
-            parts.append(f"<li>{esc(str(r['title']))}: truth {truth}, guess {guess}</li>")
-        parts.append("</ul>")
+    for row in _all_rows(board):
+        if row.source is not None:
+            parts += _run_section(row.title, row.source)
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _run_section(title: str, run: Run) -> list[str]:
+    """A run's chart, its breakdowns by price band (and category) and its largest errors."""
+    esc = html.escape
+    parts = [
+        f"<h2>{esc(title)} — {esc(run.path.name)}</h2>",
+        f"<p>{esc(str(run.metrics.get('summary_line', '')))}</p>",
+    ]
+    chart = run.path / results.CHART_FILE
+    if chart.is_file():
+        data = base64.b64encode(chart.read_bytes()).decode("ascii")
+        parts.append(f"<img alt='truth vs guess' width='720' src='data:image/png;base64,{data}'>")
+    groupings = [("price band", "band")]
+    if any(r.get("category") for r in run.records):
+        groupings.append(("category", "category"))
+    shown = [METRICS[name] for name in BREAKDOWN_METRICS]
+    for heading, by in groupings:
+        parts.append(f"<table><tr><th>{heading}</th><th>n</th>"
+                     + "".join(f"<th>{esc(m.heading)}</th>" for m in shown) + "</tr>")  # fmt: skip
+        for group in breakdown(run.records, by=by):
+            parts.append(
+                f"<tr><td>{esc(str(group['group']))}</td><td>{group['n']}</td>"
+                + "".join(f"<td>{esc(m.format(group[m.name]))}</td>" for m in shown)
+                + "</tr>"
+            )
+        parts.append("</table>")
+    worst = sorted(run.records, key=lambda r: -abs(r["guess"] - r["truth"]))[:5]
+    parts.append("<p>largest errors:</p><ul>")
+    for r in worst:
+        truth, guess = f"${r['truth']:,.2f}", f"${r['guess']:,.2f}"
+        parts.append(f"<li>{esc(str(r['title']))}: truth {truth}, guess {guess}</li>")
+    parts.append("</ul>")
+    return parts

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.metrics import figures
+
 SOURCE = (
     "LLM Engineering course (Ed Donner), week 6, 2024 edition: the published result notebooks "
     "(collected in shared/data/pricer/reported.csv)"
@@ -28,8 +30,13 @@ class Published:
         return self.hits_pct / 100
 
     @property
+    def metrics(self) -> dict[str, float]:
+        """The published figures under the metric registry's names."""
+        return {"error": self.error, "rmsle": self.rmsle, "hit_rate": self.hit_rate}
+
+    @property
     def line(self) -> str:
-        return f"Error=${self.error:,.2f} RMSLE={self.rmsle:.2f} Hits={self.hits_pct:.1f}%"
+        return figures(self.metrics)
 
 
 PUBLISHED: tuple[Published, ...] = (

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import PricebenchError
+from harness.metrics import same_figures
 from harness.published import PUBLISHED, Published
 
 RECOMPUTED = {
@@ -46,34 +47,22 @@ def overrides_for(row: Published, recordings: Path | None) -> list[str] | None:
 def run_row(
     overrides: list[str], title: str, results_dir: str, data_path: str | None
 ) -> dict[str, Any]:
-    """One evaluation through the same configs as ``pricebench``; its metrics."""
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    from harness.evaluate import evaluate
-    from harness.paths import CONF_DIR
+    """One evaluation through the same configs and the same path as ``pricebench``
+    (:func:`harness.run.run_config`), untracked and quiet; its metrics."""
+    from harness.run import compose, run_config
 
     extra = [f"data.path={data_path}"] if data_path else []
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, "tracker=none", *extra])
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
-    result = evaluate(
-        instantiate(cfg.predictor, _convert_="all"), name=title, data=plain["data"],
-        config=plain, results_dir=results_dir, title=title, quiet=True, progress=False,
+    cfg = compose([*overrides, "tracker=none", *extra])
+    result = run_config(
+        cfg, name=title, title=title, results_dir=results_dir, quiet=True, progress=False,
         out=io.StringIO(),
     )  # fmt: skip
     return result.metrics
 
 
 def matches(row: Published, metrics: dict[str, Any]) -> bool:
-    """Equal to the displayed precision: $0.01, 0.01 RMSLE, 0.1% hits."""
-    return (
-        f"{metrics['error']:.2f}" == f"{row.error:.2f}"
-        and f"{metrics['rmsle']:.2f}" == f"{row.rmsle:.2f}"
-        and f"{metrics['hit_rate'] * 100:.1f}" == f"{row.hits_pct:.1f}"
-    )
+    """Equal to the displayed precision of the course's figures ($0.01, 0.01 RMSLE, 0.1% hits)."""
+    return same_figures(row.metrics, metrics)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 A run folder holds ``config.yaml`` (the resolved config), ``predictions.jsonl`` (one record per
 item), ``chart.png`` and, written last, ``metrics.json``: a folder without ``metrics.json`` is a
-run that did not finish.
+run that did not finish. :func:`write_run` is the one place that writes them, in that order.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
@@ -30,7 +30,9 @@ PACKAGES = (
 )  # fmt: skip
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:
+def atomic_write(
+    path: str | Path, write: Callable[[IO[Any]], object], binary: bool = False
+) -> Path:
     """Write through ``write(handle)`` to a temporary file beside ``path``, then rename it over."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +77,30 @@ def new_run_dir(results_dir: str | Path, name: str) -> Path:
     return path
 
 
+def write_run(
+    results_dir: str | Path,
+    title: str,
+    *,
+    config: Mapping[str, Any],
+    records: Iterable[dict[str, Any]],
+    metrics: Callable[[], dict[str, Any]],
+    chart: Callable[[Path], object] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Store one run in a new folder: ``config.yaml``, ``predictions.jsonl``, ``chart.png`` (when
+    ``chart`` draws it at the path it is given), then ``metrics()`` as ``metrics.json``, last, so
+    that only a finished run has one. The folder and the metrics written."""
+    from omegaconf import OmegaConf
+
+    run_dir = new_run_dir(results_dir, title)
+    write_text(run_dir / CONFIG_FILE, OmegaConf.to_yaml(dict(config)))
+    write_jsonl(run_dir / PREDICTIONS_FILE, records)
+    if chart is not None:
+        chart(run_dir / CHART_FILE)
+    final = metrics()
+    write_json(run_dir / METRICS_FILE, final)
+    return run_dir, final
+
+
 @cache
 def package_versions() -> dict[str, str]:
     versions = {}
@@ -106,7 +132,8 @@ def git_state(where: str | Path | None = None) -> dict[str, Any]:
 
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     with (Path(run_dir) / METRICS_FILE).open(encoding="utf-8") as f:
-        return json.load(f)
+        metrics: dict[str, Any] = json.load(f)
+    return metrics
 
 
 def read_predictions(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -44,7 +44,8 @@ def redact(value: Any, _secrets: list[str] | None = None) -> Any:
 def _names_a_variable(key: str, value: Any) -> bool:
     """``api_key_env: OPENAI_API_KEY`` names where the key is, which is no secret."""
     return key.lower().endswith(("_env", "_var", "_variable")) and (
-        value is None or (isinstance(value, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", value))
+        value is None
+        or (isinstance(value, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", value) is not None)
     )
 
 

@@ -4,7 +4,10 @@ Inputs are a run's per-item records as stored in ``predictions.jsonl`` (dicts wi
 ``truth``, ``guess`` and optionally ``category``) or a :class:`harness.metrics.Scores` for bare
 arrays. Per-item values are always re-derived from truth and guess with
 :func:`harness.metrics.score`, so stored ``error``/``sle``/``colour`` fields cannot drift from the
-course's scoring.
+course's scoring. Which metrics get an interval and a paired difference, and how each is computed,
+is the registry's (:data:`harness.metrics.CI_METRICS`); the bootstrap evaluates each metric's
+function once on a whole block of resampled (truth, guess) rows. scipy is imported only where the
+Wilcoxon and McNemar tests run, so a breakdown or an interval does not pay for it.
 
 Bootstrap resamples come from ``np.random.default_rng(seed)`` drawn in fixed-size blocks, so the
 same inputs, seed and ``n_boot`` give identical numbers in every call and every process (for a
@@ -18,9 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
-from harness.metrics import PRICE_BANDS, Scores, score
+from harness.metrics import (
+    CI_METRICS,
+    METRICS,
+    PRICE_BANDS,
+    Scores,
+    absolute_error,
+    is_hit,
+    score,
+)
 
 __all__ = [
     "CI_METRICS",
@@ -33,12 +43,12 @@ __all__ = [
 ]
 
 SEED = 20241126
-CI_METRICS = ("error", "rmsle", "hit_rate")
 # Bootstrap index rows are drawn this many elements at a time to bound memory; a constant so the
 # random stream (and so every interval) does not depend on anything but the inputs and the seed.
 _BLOCK_ELEMENTS = 1 << 22
 
 Records = Sequence[Mapping[str, Any]] | Scores
+_Pair = tuple[np.ndarray, np.ndarray]  # one run's (truth, guess) on the items compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +69,6 @@ class _Run:
     index: np.ndarray
     scores: Scores
     category: tuple[str, ...]
-
-    @property
-    def green(self) -> np.ndarray:
-        return np.array([c == "green" for c in self.scores.colour], dtype=bool)
 
 
 def _run(records: Records) -> _Run:
@@ -85,34 +91,28 @@ def _check(n: int, n_boot: int, level: float) -> None:
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), not {level}")
 
 
-def _resample_stats(
-    columns: list[tuple[np.ndarray, np.ndarray]], n_boot: int, seed: int
-) -> dict[str, np.ndarray]:
-    """Bootstrap replicates of each metric; ``columns`` are per-run (error, sle, green) triples.
+def _resample_stats(pairs: Sequence[_Pair], n_boot: int, seed: int) -> dict[str, np.ndarray]:
+    """Bootstrap replicates of each metric in CI_METRICS for each run's (truth, guess).
 
     Every run is resampled with the same index rows, so replicates of different runs are paired.
-    Returns, per metric, an array of shape (len(columns), n_boot).
+    Returns, per metric, an array of shape (len(pairs), n_boot).
     """
-    n = columns[0][0].size
+    n = pairs[0][0].size
     rng = np.random.default_rng(seed)
     rows = max(1, _BLOCK_ELEMENTS // n)
-    out = {name: np.empty((len(columns), n_boot)) for name in CI_METRICS}
+    out = {name: np.empty((len(pairs), n_boot)) for name in CI_METRICS}
     for start in range(0, n_boot, rows):
         stop = min(n_boot, start + rows)
         idx = rng.integers(0, n, size=(stop - start, n))
-        for k, (error, sle, green) in enumerate(columns):
-            out["error"][k, start:stop] = error[idx].mean(axis=1)
-            out["rmsle"][k, start:stop] = np.sqrt(sle[idx].mean(axis=1))
-            out["hit_rate"][k, start:stop] = green[idx].mean(axis=1)
+        for k, (truth, guess) in enumerate(pairs):
+            resampled = truth[idx], guess[idx]
+            for name in CI_METRICS:
+                out[name][k, start:stop] = METRICS[name].function(*resampled)
     return out
 
 
-def _point(error: np.ndarray, sle: np.ndarray, green: np.ndarray) -> dict[str, float]:
-    return {
-        "error": float(np.mean(error)),
-        "rmsle": float(np.sqrt(np.mean(sle))),
-        "hit_rate": float(np.mean(green)),
-    }
+def _point(pair: _Pair) -> dict[str, float]:
+    return {name: METRICS[name](*pair) for name in CI_METRICS}
 
 
 def _interval(point: float, replicates: np.ndarray, level: float) -> Interval:
@@ -125,16 +125,16 @@ def _interval(point: float, replicates: np.ndarray, level: float) -> Interval:
 def metric_cis(
     records: Records, n_boot: int = 2000, level: float = 0.95, seed: int = SEED
 ) -> dict[str, Interval]:
-    """Bootstrap percentile intervals for error, rmsle and hit_rate over a run's items.
+    """Bootstrap percentile intervals for each metric in CI_METRICS over a run's items.
 
     Items are resampled with replacement ``n_boot`` times; each interval's point is the
     full-sample value (as in the course's table) and the interval always contains it.
     """
     run = _run(records)
     _check(run.index.size, n_boot, level)
-    s, green = run.scores, run.green.astype(float)
-    points = _point(s.error, s.sle, green)
-    reps = _resample_stats([(s.error, s.sle, green)], n_boot, seed)
+    pair = (run.scores.truth, run.scores.guess)
+    points = _point(pair)
+    reps = _resample_stats([pair], n_boot, seed)
     return {name: _interval(points[name], reps[name][0], level) for name in CI_METRICS}
 
 
@@ -176,12 +176,16 @@ def _aligned(a: _Run, b: _Run) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _wilcoxon_p(error_a: np.ndarray, error_b: np.ndarray) -> float:
+    from scipy import stats as sps
+
     if not np.any(error_a != error_b):
         return 1.0  # scipy divides by zero here
     return float(sps.wilcoxon(error_a, error_b, alternative="two-sided").pvalue)
 
 
 def _mcnemar_p(b: int, c: int) -> float:
+    from scipy import stats as sps
+
     if b + c == 0:
         return 1.0
     return min(1.0, float(sps.binomtest(min(b, c), b + c, 0.5).pvalue))
@@ -196,60 +200,55 @@ def paired_comparison(
 ) -> PairedComparison:
     """Compare run A with run B on their shared items (joined by ``index``).
 
-    ``diff`` holds metric(A) - metric(B) with paired bootstrap intervals (both runs resampled on
-    the same items); ``wilcoxon_p`` is the two-sided signed-rank test on per-item absolute errors
-    (items with equal errors dropped, scipy's default); ``mcnemar_p`` is McNemar's exact test on
-    hits. Raises ValueError when the runs share no item or disagree on a shared item's truth.
+    ``diff`` holds metric(A) - metric(B) for each metric in CI_METRICS, with paired bootstrap
+    intervals (both runs resampled on the same items); ``wilcoxon_p`` is the two-sided signed-rank
+    test on per-item absolute errors (items with equal errors dropped, scipy's default);
+    ``mcnemar_p`` is McNemar's exact test on hits. Raises ValueError when the runs share no item
+    or disagree on a shared item's truth.
     """
     a, b = _run(a_records), _run(b_records)
     pos_a, pos_b = _aligned(a, b)
     _check(pos_a.size, n_boot, level)
-    cols = []
-    for run, pos in ((a, pos_a), (b, pos_b)):
-        cols.append((run.scores.error[pos], run.scores.sle[pos], run.green[pos].astype(float)))
-    reps = _resample_stats(cols, n_boot, seed)
-    point_a, point_b = _point(*cols[0]), _point(*cols[1])
+    pair_a = (a.scores.truth[pos_a], a.scores.guess[pos_a])
+    pair_b = (b.scores.truth[pos_b], b.scores.guess[pos_b])
+    reps = _resample_stats([pair_a, pair_b], n_boot, seed)
+    point_a, point_b = _point(pair_a), _point(pair_b)
     diff = {
         name: _interval(point_a[name] - point_b[name], reps[name][0] - reps[name][1], level)
         for name in CI_METRICS
     }
-    hit_a, hit_b = cols[0][2] > 0, cols[1][2] > 0
+    hit_a, hit_b = is_hit(*pair_a), is_hit(*pair_b)
     a_only, b_only = int(np.sum(hit_a & ~hit_b)), int(np.sum(~hit_a & hit_b))
     return PairedComparison(
         n=int(pos_a.size),
         diff=diff,
-        wilcoxon_p=_wilcoxon_p(cols[0][0], cols[1][0]),
+        wilcoxon_p=_wilcoxon_p(absolute_error(*pair_a), absolute_error(*pair_b)),
         mcnemar_p=_mcnemar_p(a_only, b_only),
         a_only_hits=a_only,
         b_only_hits=b_only,
     )
 
 
-def _row(group: str, s: Scores, green: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    return {
-        "group": group,
-        "n": int(mask.sum()),
-        "error": float(np.mean(s.error[mask])),
-        "hit_rate": float(np.mean(green[mask])),
-        "bias": float(np.mean(s.guess[mask] - s.truth[mask])),
-        "rmsle": float(np.sqrt(np.mean(s.sle[mask]))),
-    }
-
-
 def breakdown(records: Records, by: str = "band") -> list[dict[str, Any]]:
-    """Per-group error, hit rate, bias (mean guess - truth) and rmsle; empty groups left out.
+    """Per group: its name (``group``), item count (``n``) and every metric of the registry;
+    empty groups are left out.
 
     ``by="band"``: the bands of true price in ``harness.metrics.PRICE_BANDS``, in band order.
     ``by="category"``: each ``category`` value (missing: ``"unknown"``), most items first.
     """
     run = _run(records)
-    s, green = run.scores, run.green
+    truth, guess = run.scores.truth, run.scores.guess
     if by == "band":
-        masks = [(label, (s.truth >= low) & (s.truth < high)) for label, low, high in PRICE_BANDS]
+        masks = [(label, (truth >= low) & (truth < high)) for label, low, high in PRICE_BANDS]
     elif by == "category":
         names = np.array(run.category, dtype=object)
         masks = [(str(c), names == c) for c in sorted(set(run.category))]
         masks.sort(key=lambda pair: -int(pair[1].sum()))  # stable: ties stay alphabetical
     else:
         raise ValueError(f"breakdown by {by!r} is not supported: use by='band' or by='category'")
-    return [_row(group, s, green, mask) for group, mask in masks if mask.any()]
+    return [
+        {"group": group, "n": int(mask.sum())}
+        | {name: m(truth[mask], guess[mask]) for name, m in METRICS.items()}
+        for group, mask in masks
+        if mask.any()
+    ]

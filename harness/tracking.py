@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 from harness.errors import warn
@@ -22,7 +22,16 @@ from harness.secrets import redact
 MODES = ("online", "offline", "disabled", "shared")
 
 
+@runtime_checkable
 class Tracker(Protocol):
+    """An experiment tracker, as the runner drives it: ``start()`` before the evaluation (to get
+    ready while it runs), ``log_run(...)`` once the results store holds the run, and ``close()``
+    always at the end, whether or not the run was handed over."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
     def log_run(
         self,
         run_dir: Path,
@@ -39,8 +48,23 @@ class Tracker(Protocol):
 class NullTracker:
     """Tracks nothing: the results store alone keeps the run."""
 
-    def log_run(self, run_dir: Path, metrics: dict[str, Any], records: list[dict[str, Any]],
-                config: dict[str, Any], **context: Any) -> None:  # fmt: skip
+    def start(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def log_run(
+        self,
+        run_dir: Path,
+        metrics: dict[str, Any],
+        records: list[dict[str, Any]],
+        config: dict[str, Any],
+        *,
+        name: str,
+        job_num: int | None = None,
+        sweep: str | None = None,
+    ) -> None:
         return None
 
 

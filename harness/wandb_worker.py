@@ -15,10 +15,12 @@ from typing import Any
 
 from harness import results
 from harness.errors import first_line, warn
-from harness.metrics import by_price_band, score
+from harness.metrics import BREAKDOWN_METRICS, CI_METRICS
+from harness.stats import breakdown
 
 TABLE_COLUMNS = ("index", "title", "truth", "guess", "error", "sle", "colour")
 SUMMARY_SKIP = ("versions", "git")
+ARTIFACT_KEYS = ("predictor", "fingerprint", "canonical", "n", *CI_METRICS)
 
 
 def warm_up() -> Any:
@@ -35,7 +37,8 @@ def warm_up() -> Any:
 
 
 def summary_of(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The run's figures for the W&B summary: every scalar of metrics.json, and the timings."""
+    """The run's figures for the W&B summary: every scalar of metrics.json (so every metric of
+    the registry, which ``tests/test_wandb_worker.py`` checks), and the timings."""
     return {
         k: v
         for k, v in metrics.items()
@@ -94,10 +97,10 @@ def _fill(wandb: Any, run: Any, run_dir: Path, metrics: dict[str, Any],
     run.summary.update(summary_of(metrics))
     rows = [[r[c] for c in TABLE_COLUMNS] for r in records]
     table = wandb.Table(columns=list(TABLE_COLUMNS), rows=rows)
-    bands = by_price_band(score([r["truth"] for r in records], [r["guess"] for r in records]))
+    bands = breakdown(records, by="band")
     band_table = wandb.Table(
-        columns=["band", "n", "error", "hit_rate"],
-        rows=[[b["band"], b["n"], b["error"], b["hit_rate"]] for b in bands],
+        columns=["band", "n", *BREAKDOWN_METRICS],
+        rows=[[b["group"], b["n"], *(b[name] for name in BREAKDOWN_METRICS)] for b in bands],
     )
     logged: dict[str, Any] = {
         "predictions": table,
@@ -113,11 +116,10 @@ def _fill(wandb: Any, run: Any, run_dir: Path, metrics: dict[str, Any],
         logged["chart"] = wandb.Image(str(chart), caption=metrics["summary_line"])
     run.log(logged)
     if artifact:
-        keys = ("predictor", "fingerprint", "canonical", "n", "error", "rmsle", "hit_rate")
         evaluation = wandb.Artifact(
             name=f"eval-{results.slug(run_dir.name)}",
             type="evaluation",
-            metadata={k: metrics[k] for k in keys},
+            metadata={k: metrics[k] for k in ARTIFACT_KEYS},
         )
         evaluation.add_dir(str(run_dir))
         run.log_artifact(evaluation)
@@ -139,15 +141,14 @@ def _record(run: Any, run_dir: Path, mode: str, project: str) -> None:
 def main() -> None:
     try:
         wandb: Any = warm_up()
-        startup_error = None
     except Exception as exc:
-        wandb, startup_error = None, exc
+        wandb = exc
     text = sys.stdin.read()
     if not text.strip():
         return  # the evaluation ended without a result: nothing to log
     job = json.loads(text)
-    if wandb is None:
-        warn(f"W&B could not be imported ({first_line(startup_error)}); results are intact")
+    if isinstance(wandb, Exception):
+        warn(f"W&B could not be imported ({first_line(wandb)}); results are intact")
         return
     log_run(wandb, job)
     # run.finish() has flushed the run; skip wandb's 0.2 s service teardown at interpreter exit

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from harness.data import Item
 from harness.errors import PricebenchError
-from harness.predictor import Prediction
+from harness.predictor import Prediction, PredictorBase, check_fitted
 
 
-class RandomPricer:
+class RandomPricer(PredictorBase):
     """``random.seed(seed)`` then one ``random.randrange(low, high)`` per item, in order."""
 
     requires_fit = False
@@ -32,7 +32,7 @@ class RandomPricer:
         return [Prediction(float(rng.randrange(self.low, self.high))) for _ in items]
 
 
-class ConstantPricer:
+class ConstantPricer(PredictorBase):
     """Guesses one price for everything: ``value`` if given, else the mean training price."""
 
     def __init__(self, value: float | None = None) -> None:
@@ -54,9 +54,7 @@ class ConstantPricer:
         return self
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:
-        value = getattr(self, "value_", None)
-        if value is None:
-            if self.value is None:
-                raise PricebenchError("the constant predictor was not fitted")
-            value = float(self.value)
-        return [Prediction(value) for _ in items]
+        if self.value is not None and not hasattr(self, "value_"):
+            return [Prediction(float(self.value)) for _ in items]
+        check_fitted(self, "value_", name="the constant predictor")
+        return [Prediction(self.value_) for _ in items]

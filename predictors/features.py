@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.data import Item
 from harness.errors import PricebenchError
-from harness.predictor import Prediction
+from harness.predictor import Prediction, PredictorBase, check_fitted
 
 TOP_ELECTRONICS_BRANDS = (
     "hp",
@@ -84,17 +84,18 @@ def _mean(values: list[float], default: float) -> float:
     return sum(values) / len(values) if values else default
 
 
-class LinearFeatures:
+class LinearFeatures(PredictorBase):
     """LinearRegression on weight, best-sellers rank, prompt length and top-brand flag."""
 
     requires_fit = True
+    name = "linear_features"
 
     def __init__(self, fit_intercept: bool = True) -> None:
         self.fit_intercept = fit_intercept
 
     def features(self, items: Sequence[Item]) -> list[list[float]]:
         """One row of :data:`FEATURE_NAMES` per item, with the fitted defaults filled in."""
-        self._check_fitted()
+        check_fitted(self, "model_")
         return self._rows(items)
 
     def _rows(self, items: Sequence[Item]) -> list[list[float]]:
@@ -137,12 +138,8 @@ class LinearFeatures:
         return self
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:
-        self._check_fitted()
+        check_fitted(self, "model_")
         if not items:
             return []
         predicted = self.model_.predict(self._rows(items))
         return [Prediction(max(float(value), 0.0)) for value in predicted]
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise PricebenchError("linear_features was not fitted: call fit(train_items) first")

@@ -23,7 +23,7 @@ import numpy as np
 from harness.aimd import AIMDLimiter
 from harness.data import Item
 from harness.errors import PricebenchError, first_line
-from harness.predictor import Prediction
+from harness.predictor import Prediction, PredictorBase
 from harness.secrets import api_key_from_env
 from predictors import cost_guard
 from predictors.llm_transport import CallFailed, Refused, Watch, console, send
@@ -45,7 +45,7 @@ SETTING_OF = {  # a refused request parameter -> the config key behind it
 }  # fmt: skip
 
 
-class ChatPricer:
+class ChatPricer(PredictorBase):
     """Asks a chat model for the price, the course's way: system prompt, the item's description,
     the assistant prefill ``Price is $``; then reads the first number of the reply."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.data import Item
 from harness.errors import PricebenchError
-from harness.predictor import Prediction
+from harness.predictor import Prediction, PredictorBase
 
 Key = int | str  # an item index, or a prompt text
 
@@ -60,7 +60,8 @@ def _read_csv(path: Path) -> dict[Key, tuple[float, str | None]]:
 
 def _index(value: object, where: str) -> int:
     try:
-        return int(value)  # type: ignore[call-overload]
+        index: int = int(value)  # type: ignore[call-overload]
+        return index
     except (TypeError, ValueError):
         raise PricebenchError(f"{where}: index {value!r} is not a whole number") from None
 
@@ -89,7 +90,7 @@ def _read_jsonl(path: Path) -> dict[Key, tuple[float, str | None]]:
     return recorded
 
 
-class ReplayPricer:
+class ReplayPricer(PredictorBase):
     """Plays back guesses recorded in ``path``."""
 
     requires_fit = False

@@ -17,7 +17,7 @@ import numpy as np
 
 from harness.data import Item
 from harness.errors import PricebenchError
-from harness.predictor import Prediction
+from harness.predictor import Prediction, PredictorBase, check_fitted
 
 
 def stable_hash(text: str) -> int:
@@ -29,7 +29,8 @@ def tokenize(text: str) -> list[str]:
     """The course's tokenisation for word2vec: ``gensim.utils.simple_preprocess``."""
     from gensim.utils import simple_preprocess
 
-    return simple_preprocess(text)
+    words: list[str] = simple_preprocess(text)
+    return words
 
 
 def _require_items(name: str, train_items: Sequence[Item]) -> None:
@@ -44,7 +45,7 @@ def _guesses(predicted: Any) -> list[Prediction]:
     return [Prediction(max(float(value), 0.0)) for value in predicted]
 
 
-class BagOfWordsLR:
+class BagOfWordsLR(PredictorBase):
     """CountVectorizer word counts of the prompt, then LinearRegression."""
 
     requires_fit = True
@@ -72,14 +73,13 @@ class BagOfWordsLR:
         return self
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:
-        if not hasattr(self, "model_"):
-            raise PricebenchError(f"{self.name} was not fitted: call fit(train_items) first")
+        check_fitted(self, "model_")
         if not items:
             return []
         return _guesses(self.model_.predict(self.vectorizer_.transform([i.text for i in items])))
 
 
-class _Word2VecRegressor:
+class _Word2VecRegressor(PredictorBase):
     """Word2Vec document vectors, then the regressor that ``_regressor()`` builds."""
 
     requires_fit = True
@@ -130,8 +130,7 @@ class _Word2VecRegressor:
 
     def document_vectors(self, items: Sequence[Item]) -> np.ndarray:
         """One row per item: the mean of its prompt's in-vocabulary word vectors (or zeros)."""
-        if not hasattr(self, "word2vec_"):
-            raise PricebenchError(f"{self.name} was not fitted: call fit(train_items) first")
+        check_fitted(self, "word2vec_")
         return self._vectors([tokenize(item.text) for item in items])
 
     def _vectors(self, documents: list[list[str]]) -> np.ndarray:
@@ -145,8 +144,7 @@ class _Word2VecRegressor:
         return vectors
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:
-        if not hasattr(self, "model_"):
-            raise PricebenchError(f"{self.name} was not fitted: call fit(train_items) first")
+        check_fitted(self, "model_")
         if not items:
             return []
         return _guesses(self.model_.predict(self.document_vectors(items)))

@@ -27,9 +27,11 @@ def test_there_are_predictor_configs() -> None:
 
 @pytest.mark.parametrize("name", PREDICTORS)
 def test_every_predictor_config_instantiates(name: str) -> None:
+    from harness.predictor import Predictor
+
     cfg = _compose(f"predictor={name}")
     predictor = instantiate(cfg.predictor, _convert_="all")
-    assert callable(predictor.fit) and callable(predictor.predict)
+    assert isinstance(predictor, Predictor)  # fit and predict
     learned = (
         [k for k in vars(predictor) if k.endswith("_")] if hasattr(predictor, "__dict__") else []
     )
@@ -56,3 +58,126 @@ def test_defaults() -> None:
     assert cfg.predictor._target_ == "predictors.baselines.ConstantPricer"
     assert cfg.data.size == 250 and cfg.results.dir == "results"
     assert cfg.tracker._target_ == "harness.tracking.WandbTracker"
+
+
+@pytest.mark.parametrize("name", ["wandb", "none"])
+def test_every_tracker_config_meets_the_tracker_contract(name: str) -> None:
+    from harness.tracking import Tracker
+
+    tracker = instantiate(_compose(f"tracker={name}").tracker)
+    assert isinstance(tracker, Tracker)  # start, close and log_run
+
+
+# --- the data schema, the optimised metric, the searches -----------------------------------
+
+
+def _compose_checked(*overrides: str, hydra: bool = False):
+    """Composed as `pricebench` composes (the schemas registered); with ``hydra``, the
+    ``hydra`` node too."""
+    from harness import schema
+
+    schema.register()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=hydra)
+
+
+@pytest.mark.parametrize("choice", ["pricer", "hub"])
+def test_the_data_group_is_typed_by_its_schema(choice: str) -> None:
+    from omegaconf import OmegaConf
+
+    from harness.schema import DataConfig
+
+    cfg = _compose_checked(f"data={choice}", "data.size=100", "data.train_size=7")
+    assert OmegaConf.get_type(cfg.data) is DataConfig
+    assert (cfg.data.size, cfg.data.train_size) == (100, 7)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("data.size=abc", "data.size=abc"), ("data.test_pool=maybe", "data.test_pool=maybe"),
+     ("data.train_size=1.5", "data.train_size=1.5")],
+)  # fmt: skip
+def test_a_data_value_of_the_wrong_type_fails_at_composition(override: str, key: str) -> None:
+    from harness.errors import PricebenchError
+    from harness.run import compose as compose_run
+
+    with pytest.raises(PricebenchError) as caught:
+        compose_run([override])
+    message = str(caught.value)
+    assert key in message and "\n" not in message
+
+
+def test_any_config_that_does_not_compose_is_one_line() -> None:
+    from harness.errors import PricebenchError
+    from harness.run import compose as compose_run
+
+    with pytest.raises(PricebenchError) as caught:
+        compose_run(["predictor=nope"])
+    message = str(caught.value)
+    assert "\n" not in message and "Could not find 'predictor/nope'" in message
+    assert "Available options in 'predictor': anthropic, azure," in message
+    with pytest.raises(PricebenchError, match=r"'predictor.sed'.*Key 'sed' is not in struct$"):
+        compose_run(["predictor.sed=42"])
+
+
+@pytest.mark.slow
+def test_the_cli_says_a_wrong_type_in_one_line(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    proc = run_cli("data.size=abc", f"results.dir={tmp_path}/r", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "pricebench: error: Error merging override data.size=abc: Value 'abc' of type 'str' "
+        "could not be converted to Integer"
+    ]
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_optimised_metric_defaults_to_error_and_is_checked() -> None:
+    from harness.errors import PricebenchError
+    from harness.run import objective
+
+    metrics = {"error": 80.5, "rmsle": 0.6, "hit_rate": 0.52, "bias": 3.0}
+    assert _compose().optimized_metric == "error"
+    assert objective(_compose(), metrics) == 80.5
+    assert objective(_compose("optimized_metric=hit_rate"), metrics) == 0.52
+    for wrong in ("bias", "errors"):  # no better direction; no such metric
+        with pytest.raises(PricebenchError, match=f"optimized_metric={wrong} is not a metric"):
+            objective(_compose(f"optimized_metric={wrong}"), metrics)
+
+
+SEARCHES = sorted(p.stem for p in (Path(CONF_DIR) / "hparams_search").glob("*.yaml"))
+
+
+def test_there_are_searches() -> None:
+    assert SEARCHES == ["search_bow", "search_forest", "search_gpt4o_mini"]
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_a_search_chooses_the_optuna_sweeper_itself(search: str) -> None:
+    cfg = _compose_checked(f"hparams_search={search}", hydra=True)
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("optuna_sweeper.OptunaSweeper")
+    assert sweeper.direction == "minimize" and cfg.optimized_metric == "error"
+    assert sweeper.params and all(key.startswith("predictor.") for key in sweeper.params)
+    assert cfg.quiet is True  # the search's settings win over config.yaml's
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+@pytest.mark.parametrize("sweeper", [[], ["hydra/sweeper=optuna"]])
+def test_the_experiment_files_of_the_same_name_still_run_the_same_search(
+    search: str, sweeper: list[str]
+) -> None:
+    new = _compose_checked(f"hparams_search={search}", hydra=True)
+    old = _compose_checked(*sweeper, f"+experiment={search}", hydra=True)
+    assert old.hydra.sweeper == new.hydra.sweeper
+    assert old.predictor == new.predictor and old.quiet == new.quiet
+
+
+def test_the_prompt_search_starts_from_the_course_prompt() -> None:
+    from predictors.prompts import SYSTEM_PROMPT
+
+    cfg = _compose_checked("hparams_search=search_gpt4o_mini", hydra=True)
+    choice = cfg.hydra.sweeper.params["predictor.system_prompt"]
+    assert choice.startswith(f'choice("{SYSTEM_PROMPT}", ')  # the search's first variant
+    assert cfg.predictor.system_prompt == SYSTEM_PROMPT

@@ -9,8 +9,19 @@ import numpy as np
 import pytest
 
 from harness.data import load_dataset
-from harness.metrics import METRICS, colour_for, score, summarise, summary_line
+from harness.metrics import (
+    CI_METRICS,
+    METRICS,
+    RANK_BY,
+    colour_for,
+    score,
+    summarise,
+    summary_line,
+)
+from harness.published import PUBLISHED
 from tests.conftest import REFERENCE_DIR, reported, reported_line
+
+RECORDED = sorted(p.predictor for p in PUBLISHED if p.recording)  # known without the data
 
 
 @pytest.mark.parametrize(
@@ -45,6 +56,13 @@ def test_nan_and_negative_guesses_are_scored_as_zero_and_counted() -> None:
     assert summary["error"] == pytest.approx(7.5)
 
 
+def test_a_guess_of_exactly_zero_is_scored_but_not_clipped() -> None:
+    scores = score([10.0, 10.0, 10.0], [0.0, -0.0, -1e-9])
+    assert scores.clipped.tolist() == [False, False, True]
+    assert scores.guess.tolist() == [0.0, 0.0, 0.0]
+    assert summarise(scores)["clipped"] == 1
+
+
 def test_summary_figures() -> None:
     summary = summarise(score([100.0, 100.0, 100.0, 100.0], [100.0, 150.0, 190.0, 300.0]))
     assert summary["n"] == 4
@@ -61,8 +79,41 @@ def test_summary_figures() -> None:
 
 def test_metrics_declare_direction() -> None:
     assert METRICS["hit_rate"].higher_is_better
-    assert not METRICS["error"].higher_is_better
-    assert not METRICS["rmsle"].higher_is_better
+    assert METRICS["error"].higher_is_better is False
+    assert METRICS["rmsle"].higher_is_better is False
+    assert METRICS["bias"].higher_is_better is None
+    assert METRICS["hit_rate"].sort_key(0.5) < METRICS["hit_rate"].sort_key(0.4)
+    assert METRICS["error"].sort_key(40.0) < METRICS["error"].sort_key(50.0)
+    with pytest.raises(ValueError, match="bias has no better direction"):
+        METRICS["bias"].sort_key(1.0)
+    assert RANK_BY in METRICS and METRICS[RANK_BY].higher_is_better is not None
+
+
+def test_the_course_metrics_are_the_ci_metrics_and_the_summary_line() -> None:
+    assert CI_METRICS == ("error", "rmsle", "hit_rate")
+    assert [m.label for m in METRICS.values() if m.label] == ["Error", "RMSLE", "Hits"]
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_every_metric_scores_a_run_and_a_batch_of_resamples_alike(name: str) -> None:
+    """The contract the bootstrap relies on: a metric reduces the last axis only."""
+    rng = np.random.default_rng(7)
+    truth = rng.uniform(1, 900, size=(6, 40))
+    guess = np.where(rng.random((6, 40)) < 0.3, truth, rng.uniform(0, 1200, size=(6, 40)))
+    metric = METRICS[name]
+    batch = np.asarray(metric.function(truth, guess))
+    assert batch.shape == (6,)
+    assert batch.tolist() == [metric(t, g) for t, g in zip(truth, guess, strict=True)]
+    assert isinstance(metric(truth[0], guess[0]), float)
+    assert metric.format(batch[0]) and metric.diff_fmt.format(-batch[0])
+    assert metric.description and metric.heading
+
+
+def test_summarise_holds_every_metric_with_the_course_figures_first() -> None:
+    summary = summarise(score([100.0, 20.0, 300.0], [120.0, float("nan"), 100.0]))
+    assert list(summary)[:4] == ["error", "rmsle", "hit_rate", "n"]
+    assert list(summary)[-1] == "clipped"
+    assert set(summary) == {*METRICS, "n", "clipped"}
 
 
 def _recorded(name: str) -> list[float]:
@@ -70,16 +121,17 @@ def _recorded(name: str) -> list[float]:
         return [float(row["guess"]) for row in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in REFERENCE_DIR.glob("*.csv")))
+@pytest.mark.parametrize("name", RECORDED)
 def test_every_recording_scores_exactly_its_published_line(name: str, data_dir) -> None:
     truths = [item.price for item in load_dataset(str(data_dir), need_train=False).test]
     line = summary_line(name, summarise(score(truths, _recorded(name))))
     assert line == f"{name} {reported_line(name)}"
 
 
-def test_every_published_recording_is_covered() -> None:
+def test_every_published_recording_is_covered(data_dir) -> None:
     recorded = {row["predictor"] for row in reported().values() if row["recorded_guesses"]}
-    assert recorded == {p.stem for p in REFERENCE_DIR.glob("*.csv")}
+    assert recorded == {p.stem for p in REFERENCE_DIR.glob("*.csv")} == set(RECORDED)
+    assert len(RECORDED) == 5
 
 
 def test_scores_are_vectors_aligned_with_items() -> None:

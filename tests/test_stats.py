@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from harness.data import load_dataset
-from harness.metrics import PRICE_BANDS, by_price_band, score
+from harness.metrics import METRICS, PRICE_BANDS, score
 from harness.stats import (
     CI_METRICS,
     SEED,
     Interval,
+    PairedComparison,
     breakdown,
     metric_cis,
     paired_comparison,
@@ -89,6 +90,45 @@ def test_gpt_4o_mini_point_estimates(runs):
     assert cis["hit_rate"].point == pytest.approx(0.52)
 
 
+# The intervals of the README's leaderboard table (pricebench-leaderboard's default 1000 resamples).
+README_INTERVALS = {
+    "gpt-4o-mini": ("$79.58 [$64.82, $96.91]", "0.59 [0.52, 0.65]", "52.0% [45.6%, 58.0%]"),
+    "gpt-4o-mini-fine-tuned": (
+        "$91.45 [$79.42, $104.17]", "0.68 [0.61, 0.75]", "44.0% [38.4%, 50.0%]",
+    ),
+    "human": ("$126.55 [$108.01, $143.49]", "1.00 [0.92, 1.09]", "32.0% [26.4%, 38.0%]"),
+    "constant": ("$145.51 [$131.39, $161.40]", "1.22 [1.07, 1.35]", "16.8% [12.4%, 21.2%]"),
+    "random": ("$340.74 [$309.35, $371.71]", "1.72 [1.54, 1.90]", "11.6% [8.0%, 15.6%]"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_the_readme_intervals_exactly(runs, name):
+    cis = metric_cis(runs[name], n_boot=1000)
+    shown = tuple(
+        f"{METRICS[m].format(ci.point)} [{METRICS[m].format(ci.low)}, {METRICS[m].format(ci.high)}]"
+        for m, ci in cis.items()
+    )
+    assert shown == README_INTERVALS[name]
+
+
+def test_gpt_4o_mini_intervals_are_as_wide_as_the_sampling_spread(runs):
+    """Not merely low <= point <= high (the clamp in _interval always gives that): the interval
+    sits around the point with a width near 2 x 1.96 standard errors."""
+    records = runs["gpt-4o-mini"]
+    cis = metric_cis(records)
+    errors = np.array([abs(r["guess"] - r["truth"]) for r in records])
+    se = errors.std(ddof=1) / np.sqrt(errors.size)
+    assert cis["error"].width == pytest.approx(2 * 1.96 * se, rel=0.15)
+    hits = cis["hit_rate"].point
+    assert cis["hit_rate"].width == pytest.approx(
+        2 * 1.96 * np.sqrt(hits * (1 - hits) / 250), rel=0.15
+    )
+    assert 0.10 < cis["rmsle"].width < 0.16 and cis["rmsle"].low > 0.5
+    for interval in cis.values():
+        assert interval.low < interval.point < interval.high
+
+
 def test_intervals_shrink_with_more_items(runs):
     records = runs["gpt-4o-mini"]
     repeated = [dict(r, index=r["index"] + 250 * k) for k in range(4) for r in records]
@@ -146,6 +186,16 @@ def test_paired_comparison_finds_a_known_difference(runs):
     assert result.diff["hit_rate"].low > 0
     assert result.significant()
     assert result.diff["error"].point == pytest.approx(79.5788 - 340.739)
+
+
+@pytest.mark.parametrize(
+    ("wilcoxon_p", "mcnemar_p", "significant"),
+    [(0.01, 0.5, True), (0.5, 0.01, True), (0.01, 0.01, True), (0.5, 0.5, False),
+     (0.05, 0.05, False)],
+)  # fmt: skip
+def test_either_test_rejecting_is_significant(wilcoxon_p, mcnemar_p, significant):
+    comparison = PairedComparison(250, {}, wilcoxon_p, mcnemar_p, 3, 4)
+    assert comparison.significant(0.05) is significant
 
 
 def test_paired_comparison_of_a_run_with_itself(runs):
@@ -218,8 +268,9 @@ def test_breakdown_by_band(runs):
         assert row["bias"] == pytest.approx(np.mean(guess[mask] - truth[mask]))
         sle = (np.log1p(truth[mask]) - np.log1p(guess[mask])) ** 2
         assert row["rmsle"] == pytest.approx(np.sqrt(np.mean(sle)))
-    bands = by_price_band(score(truth, guess))
-    assert [(r["n"], r["hit_rate"]) for r in rows] == [(b["n"], b["hit_rate"]) for b in bands]
+        green = [r["colour"] == "green" for r, m in zip(records, mask, strict=True) if m]
+        assert row["hit_rate"] == pytest.approx(np.mean(green))
+        assert set(row) == {"group", "n", *METRICS}
 
 
 def test_breakdown_by_category(runs):

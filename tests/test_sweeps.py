@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import read_json, run_cli, run_dirs
 from tests.test_tracking import inspect_summary, run_record, wandb_runs
@@ -95,11 +96,10 @@ def test_a_failing_job_leaves_the_others_intact(tmp_path: Path) -> None:
         assert len((run / "predictions.jsonl").read_text().splitlines()) == 250
 
 
-def test_an_optuna_sweep_finishes_and_reports_the_best(tmp_path: Path) -> None:
+def test_an_optuna_search_chooses_its_sweeper_and_reports_the_best(tmp_path: Path) -> None:
     proc = run_cli(
         "-m",
-        "hydra/sweeper=optuna",
-        "+experiment=search_bow",
+        "hparams_search=search_bow",  # no hydra/sweeper=optuna: the search file chooses it
         "hydra.sweeper.n_trials=3",
         f"results.dir={tmp_path}/r",
         cwd=tmp_path,
@@ -111,8 +111,9 @@ def test_an_optuna_sweep_finishes_and_reports_the_best(tmp_path: Path) -> None:
     sweep = sweep_dir(tmp_path)
     best = read_json(sweep / "best.json")
     assert best["error"] == min(errors)
-    results = (sweep / "optimization_results.yaml").read_text()
-    assert "best_params" in results and "predictor.max_features" in results
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert "predictor.max_features" in results["best_params"]
+    assert results["best_value"] == min(errors)  # the task returned the optimised metric, error
     assert f"error=${best['error']:,.2f}" in proc.stdout
 
 
@@ -152,3 +153,25 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path: Path) -> None:
     assert len(run_dirs(tmp_path / "r")) == 2
     assert "2 job(s) done, 0 failed" in proc.stdout
     assert list((sweep_dir(tmp_path) / ".submitit").iterdir())  # submitit ran the jobs
+
+
+def test_the_optimised_metric_names_the_best_job(tmp_path: Path) -> None:
+    proc = run_cli(
+        "-m",
+        "predictor=random,constant",
+        "optimized_metric=hit_rate",
+        "quiet=true",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    by_hits = {
+        m["predictor"]: m["hit_rate"]
+        for m in (read_json(r / "metrics.json") for r in run_dirs(tmp_path / "r"))
+    }
+    winner = max(by_hits, key=by_hits.__getitem__)
+    assert by_hits[winner] > min(by_hits.values())  # a real choice, not a tie
+    (best,) = [line for line in proc.stdout.splitlines() if line.startswith("best: ")]
+    assert best.startswith(f"best: predictor={winner} ")
+    assert best.endswith(f" hit_rate={by_hits[winner]:.1%}")
+    assert read_json(sweep_dir(tmp_path) / "best.json")["overrides"][0] == f"predictor={winner}"

@@ -1,0 +1,105 @@
+"""``pricebench-leaderboard [--results DIR] [--format table|markdown|csv|html] [--output FILE]
+[--aggregate latest|mean] [--compare RUN_A RUN_B]``: the command line of :mod:`harness.leaderboard`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import leaderboard_format as fmt
+from harness import results
+from harness.errors import PricebenchError
+from harness.leaderboard import Run, build, find_run, load_runs
+from harness.metrics import CI_METRICS, METRICS
+from harness.stats import paired_comparison
+
+
+def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
+    """The paired comparison of two runs on their shared items, in full."""
+    if a.metrics.get("fingerprint") != b.metrics.get("fingerprint"):
+        print("pricebench: warning: the runs scored different item sets; comparing shared items",
+              file=sys.stderr)  # fmt: skip
+    try:
+        c = paired_comparison(a.records, b.records, n_boot=n_boot)
+    except ValueError as exc:
+        raise PricebenchError(str(exc)) from None
+    lines = [f"A: {a.metrics.get('summary_line')}  ({a.path.name})",
+             f"B: {b.metrics.get('summary_line')}  ({b.path.name})",
+             f"shared items: {c.n}", "difference A - B, with 95% bootstrap CI:"]  # fmt: skip
+    for name in CI_METRICS:
+        d, diff = c.diff[name], METRICS[name].diff_fmt
+        lines.append(
+            f"  {name:9s} {diff.format(d.point)}  [{diff.format(d.low)}, {diff.format(d.high)}]"
+        )
+    lines += [
+        f"Wilcoxon signed-rank on absolute errors: p = {c.wilcoxon_p:.3g}",
+        f"McNemar exact on hits: p = {c.mcnemar_p:.3g} (A only: {c.a_only_hits}, "
+        f"B only: {c.b_only_hits})",
+        "verdict: " + ("different at 5%" if c.significant(0.05) else "no difference at 5%"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pricebench-leaderboard",
+        description="Rank the runs in a results folder by error, with 95%% bootstrap CIs, paired "
+        "tests against the leader and the course's published numbers.",
+    )
+    p.add_argument("--results", default="results", help="the results folder (default: results)")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "html"), default="table")
+    p.add_argument("--output", help="write to this file instead of the terminal")
+    p.add_argument(
+        "--aggregate", choices=("latest", "mean"),
+        help="one row per predictor configuration: its latest run, or the mean ± sd over its "
+        "runs (e.g. a seed sweep)",
+    )  # fmt: skip
+    p.add_argument(
+        "--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+        help="print the paired comparison of two runs in full",
+    )  # fmt: skip
+    p.add_argument("--no-reported", action="store_true", help="leave out the published rows")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    return p
+
+
+def render(args: argparse.Namespace) -> str | None:
+    """The text to write, or None when the rich table went to the terminal."""
+    if args.compare:
+        run_a, run_b = (find_run(args.results, name) for name in args.compare)
+        return compare_text(run_a, run_b)
+    if not Path(args.results).is_dir():
+        raise PricebenchError(f"no results folder {args.results}: run pricebench first")
+    board = build(load_runs(args.results), args.aggregate, not args.no_reported, args.bootstrap)
+    if args.format == "table" and not args.output:
+        fmt.rich_table(board)
+        return None
+    if args.format == "csv":
+        return fmt.to_csv(board)
+    if args.format == "html":
+        return fmt.to_html(board)
+    return fmt.markdown(board)  # markdown, and the table written to a file
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``pricebench-leaderboard`` console script."""
+    args = parser().parse_args(argv)
+    try:
+        text = render(args)
+    except PricebenchError as exc:
+        print(f"pricebench-leaderboard: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if text is None:
+        return
+    if args.output:
+        results.write_text(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
