@@ -25,6 +25,15 @@ def reported_line(name: str) -> str:
     return f"Error=${float(row['error']):,.2f} RMSLE={row['rmsle']} Hits={row['hits_pct']}%"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A parametrised test whose parameters came out empty (say, read from data that is missing)
+    fails instead of being skipped, which ``-ra`` reports only in passing."""
+    for mark in item.iter_markers("skip"):
+        if str(mark.kwargs.get("reason", "")).startswith("got empty parameter set"):
+            pytest.fail(f"{item.name}: {mark.kwargs['reason']}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA_DIR / "test.jsonl").is_file():
@@ -32,18 +41,34 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
-) -> subprocess.CompletedProcess:
-    """Run pricebench in a subprocess, as a user would (W&B writes under ``cwd``)."""
+def _cli(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str] | None, tracker: str
+) -> tuple[list[str], dict[str, str]]:
     full_env = {**os.environ, "PRICEBENCH_DATA": str(DATA_DIR), "NO_COLOR": "1"}
     for name in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"):
         full_env.pop(name, None)
     full_env.update({"WANDB_DIR": str(cwd), **(env or {})})
+    return [sys.executable, "-m", "harness.cli", *args, f"tracker={tracker}"], full_env
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
+) -> subprocess.CompletedProcess:
+    """Run pricebench in a subprocess, as a user would (W&B writes under ``cwd``)."""
+    command, full_env = _cli(args, cwd, env, tracker)
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args, f"tracker={tracker}"],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
+    )
+
+
+def start_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
+) -> subprocess.Popen:
+    """:func:`run_cli` without waiting: ``communicate()`` gives its stdout and stderr."""
+    command, full_env = _cli(args, cwd, env, tracker)
+    return subprocess.Popen(
+        command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def run_dirs(results_dir: Path) -> list[Path]:

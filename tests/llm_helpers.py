@@ -23,19 +23,31 @@ def course_prompts() -> dict[str, int]:
 
 
 def run_llm(
-    tmp_path: Path, base_url: str, *args: str, predictor: str = "gpt-4o-mini"
+    tmp_path: Path,
+    base_url: str,
+    *args: str,
+    predictor: str = "gpt-4o-mini",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """``pricebench predictor=... quiet=true`` against ``base_url``, cache and results in
-    ``tmp_path``; later ``args`` win."""
+    ``tmp_path``, without the chart (matplotlib, up to a second per run, and no LLM test looks
+    at it); later ``args`` and ``env`` win."""
     return run_cli(
-        f"predictor={predictor}", f"predictor.base_url={base_url}", "quiet=true",
+        f"predictor={predictor}", f"predictor.base_url={base_url}", "quiet=true", "chart=false",
         f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", *args,
-        cwd=tmp_path, env={"OPENAI_API_KEY": KEY},
+        cwd=tmp_path, env={"OPENAI_API_KEY": KEY, **(env or {})},
     )  # fmt: skip
 
 
+def latest_run(tmp_path: Path) -> Path:
+    """The run under ``tmp_path/r`` that finished last. Not the last folder by name: two runs
+    started in the same second sort by their random suffix."""
+    runs = results.finished_runs(tmp_path / "r")
+    return max(runs, key=lambda run: (run / results.METRICS_FILE).stat().st_mtime_ns)
+
+
 def latest_metrics(tmp_path: Path) -> dict:
-    return results.read_metrics(results.finished_runs(tmp_path / "r")[-1])
+    return results.read_metrics(latest_run(tmp_path))
 
 
 def error_lines(stderr: str) -> list[str]:

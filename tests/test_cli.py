@@ -3,20 +3,41 @@ one clear line for every bad input."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from harness import results
 from harness.data import CANONICAL_FINGERPRINT
-from tests.conftest import REFERENCE_DIR, only_run, read_json, reported_line, run_cli
+from tests.conftest import (
+    REFERENCE_DIR,
+    only_run,
+    read_json,
+    reported_line,
+    run_cli,
+    start_cli,
+)
 
 pytestmark = pytest.mark.slow
+# The course's recorded runs (../shared/data/pricer/reference/*.csv), named here rather than
+# globbed, so that missing data fails these tests instead of leaving nothing to run.
+RECORDINGS = ["constant", "gpt-4o-mini", "gpt-4o-mini-fine-tuned", "human", "random"]
+# What each fitted baseline scores at its real settings on the 1,999-item offline pool: the
+# README's table of the course's predictors measured offline.
+OFFLINE_LINES = {
+    "linear_features": "Error=$133.29 RMSLE=1.15 Hits=19.6%",
+    "bow_lr": "Error=$152.75 RMSLE=1.81 Hits=24.8%",
+    "word2vec_lr": "Error=$126.50 RMSLE=1.17 Hits=31.6%",
+    "svr": "Error=$138.04 RMSLE=1.14 Hits=19.6%",
+    "random_forest": "Error=$147.87 RMSLE=1.20 Hits=18.0%",
+}
 
 
 def _ok(proc: subprocess.CompletedProcess) -> str:
@@ -32,12 +53,29 @@ def _error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_random_seed_42_prints_the_course_line_and_stores_the_run(tmp_path: Path) -> None:
+def _stop(procs: Iterable[subprocess.Popen]) -> None:
+    """End what a failed test left running, and reap it."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def random_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[str, Path]:
+    """``pricebench predictor=random predictor.seed=42``: what it printed, and the run it stored."""
+    tmp_path = tmp_path_factory.mktemp("random")
     out = _ok(
         run_cli("predictor=random", "predictor.seed=42", f"results.dir={tmp_path}/r", cwd=tmp_path)
     )
+    return out, only_run(tmp_path / "r")
+
+
+def test_random_seed_42_prints_the_course_line_and_stores_the_run(
+    random_run: tuple[str, Path],
+) -> None:
+    out, run = random_run
     assert f"random {reported_line('random')}" in out.splitlines()
-    run = only_run(tmp_path / "r")
     assert sorted(p.name for p in run.iterdir()) == [
         "chart.png", "config.yaml", "metrics.json", "predictions.jsonl",
     ]  # fmt: skip
@@ -67,26 +105,45 @@ def test_constant_220_46_prints_the_course_line(tmp_path: Path) -> None:
     assert read_json(only_run(tmp_path / "r") / "metrics.json")["train"]["n"] == 0  # no fit needed
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in REFERENCE_DIR.glob("*.csv")))
-def test_replaying_each_recording_prints_its_published_line(tmp_path: Path, name: str) -> None:
-    path = REFERENCE_DIR / f"{name}.csv"
-    out = _ok(
-        run_cli(
-            "predictor=replay", f"predictor.path={path}", f"results.dir={tmp_path}/r", cwd=tmp_path
-        )
-    )
+@pytest.fixture(scope="module")
+def replayed(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path
+) -> Iterator[Callable[[str], tuple[str, Path]]]:
+    """``pricebench predictor=replay`` of each recording, all started at once and run once in
+    this module: what one printed, and the run it stored."""
+    started = {}
+    for name in RECORDINGS:
+        tmp_path = tmp_path_factory.mktemp(f"replay-{name}")
+        path = REFERENCE_DIR / f"{name}.csv"
+        proc = start_cli("predictor=replay", f"predictor.path={path}",
+                         f"results.dir={tmp_path}/r", cwd=tmp_path)  # fmt: skip
+        started[name] = proc, tmp_path / "r"
+
+    @functools.cache
+    def replay(name: str) -> tuple[str, Path]:
+        proc, results_dir = started[name]
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        return out, only_run(results_dir)
+
+    yield replay
+    _stop(proc for proc, _ in started.values())
+
+
+def test_every_recording_is_replayed(data_dir: Path) -> None:
+    assert sorted(p.stem for p in (data_dir / "reference").glob("*.csv")) == RECORDINGS
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_replaying_each_recording_prints_its_published_line(replayed: Callable, name: str) -> None:
+    out, run = replayed(name)
     assert f"{name} {reported_line(name)}" in out.splitlines()
-    metrics = read_json(only_run(tmp_path / "r") / "metrics.json")
+    metrics = read_json(run / "metrics.json")
     assert metrics["summary_line"] == f"{name} {reported_line(name)}"
 
 
-def test_per_item_lines_follow_the_course(tmp_path: Path) -> None:
-    path = REFERENCE_DIR / "human.csv"
-    out = _ok(
-        run_cli(
-            "predictor=replay", f"predictor.path={path}", f"results.dir={tmp_path}/r", cwd=tmp_path
-        )
-    )
+def test_per_item_lines_follow_the_course(replayed: Callable) -> None:
+    out, _ = replayed("human")
     lines = out.splitlines()
     assert lines[0] == (
         "1: Guess: $120.00 Truth: $374.41 Error: $254.41 SLE: 1.28 "
@@ -194,21 +251,46 @@ def test_help_explains_the_command(tmp_path: Path) -> None:
     assert "fixed 250-item test set" in out and "predictor: " in out and "PRICEBENCH_DATA" in out
 
 
-def test_config_in_the_store_resolves_the_data_path(tmp_path: Path, data_dir: Path) -> None:
-    _ok(run_cli("predictor=random", "quiet=true", f"results.dir={tmp_path}/r", cwd=tmp_path))
-    config = (only_run(tmp_path / "r") / "config.yaml").read_text()
-    assert f"path: {data_dir}" in config and "${" not in config
-    assert json.loads((only_run(tmp_path / "r") / "metrics.json").read_text())["title"] == "random"
-
-
-@pytest.mark.parametrize(
-    "name", ["linear_features", "bow_lr", "word2vec_lr", "svr", "random_forest"]
-)
-def test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool(
-    tmp_path: Path, name: str
+def test_config_in_the_store_resolves_the_data_path(
+    random_run: tuple[str, Path], data_dir: Path
 ) -> None:
-    out = _ok(run_cli(f"predictor={name}", "quiet=true", f"results.dir={tmp_path}/r", cwd=tmp_path))
-    metrics = read_json(only_run(tmp_path / "r") / "metrics.json")
+    _, run = random_run
+    config = (run / "config.yaml").read_text()
+    assert f"path: {data_dir}" in config and "${" not in config
+    assert json.loads((run / "metrics.json").read_text())["title"] == "random"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, data_dir: Path
+) -> Iterator[dict[str, tuple[subprocess.Popen, Path]]]:
+    """The selected fitted baselines, started side by side when this module starts (so the other
+    tests here run beside them too): random_forest keeps both cores busy for ~40 s, and the other
+    baselines (~30 s one after another) mostly fit beside it."""
+    test = test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool
+    items = [i for i in request.session.items if getattr(i, "function", None) is test]
+    selected = [item.callspec.params["name"] for item in items]
+    runs = {}
+    for name in sorted(selected, key=lambda n: n != "random_forest"):  # the longest first
+        tmp_path = tmp_path_factory.mktemp(name)
+        proc = start_cli(f"predictor={name}", "quiet=true", f"results.dir={tmp_path}/r",
+                         cwd=tmp_path)  # fmt: skip
+        runs[name] = proc, tmp_path / "r"
+    yield runs
+    _stop(proc for proc, _ in runs.values())
+
+
+@pytest.mark.parametrize("name", OFFLINE_LINES)
+def test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool(
+    offline_runs: dict[str, tuple[subprocess.Popen, Path]], name: str
+) -> None:
+    # The one run of each course predictor at its real settings; the unit tests in
+    # tests/test_fitted_predictors.py fit smaller versions.
+    proc, results_dir = offline_runs[name]
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    metrics = read_json(only_run(results_dir) / "metrics.json")
+    assert metrics["summary_line"] == f"{name} {OFFLINE_LINES[name]}"
     assert metrics["summary_line"] in out.splitlines()
     assert metrics["canonical"] is True and metrics["n"] == 250
     assert metrics["train"]["n"] == 1999 and metrics["timings"]["fit_seconds"] > 0

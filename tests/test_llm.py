@@ -16,37 +16,21 @@ from pathlib import Path
 import pytest
 
 from harness import results
-from harness.data import load_dataset
-from predictors.prompts import build_messages
 from tests.conftest import DATA_DIR, REFERENCE_DIR, only_run, read_json, reported_line, run_cli
+from tests.llm_helpers import KEY, course_prompts, latest_metrics, latest_run, run_llm
 from tests.openai_server import FakeOpenAI, Reply, closed_port, recorded_replies
 
 pytestmark = pytest.mark.slow
-KEY = "sk-" + "test-THISKEYMUSTNEVERLEAVETHEPROCESS0000"  # fake, built so no scanner flags it
 
 
 @pytest.fixture(scope="module")
 def prompts() -> dict[str, int]:
     """The user message of each fixed-set item, to its index."""
-    items = load_dataset(str(DATA_DIR), need_train=False).test
-    return {build_messages(item)[1]["content"]: item.index for item in items}
+    return course_prompts()
 
 
 def user_of(body: dict) -> str:
     return next(m["content"] for m in body["messages"] if m["role"] == "user")
-
-
-def run_llm(tmp_path: Path, server: FakeOpenAI, *args: str, env: dict | None = None,
-            predictor: str = "gpt-4o-mini") -> subprocess.CompletedProcess:  # fmt: skip
-    return run_cli(
-        f"predictor={predictor}", f"predictor.base_url={server.base_url}", "quiet=true",
-        f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", *args,
-        cwd=tmp_path, env={"OPENAI_API_KEY": KEY, **(env or {})},
-    )  # fmt: skip
-
-
-def latest_metrics(tmp_path: Path) -> dict:
-    return results.read_metrics(results.finished_runs(tmp_path / "r")[-1])
 
 
 def test_a_recorded_run_served_over_http_scores_exactly_and_a_rerun_is_all_cache(
@@ -54,7 +38,7 @@ def test_a_recorded_run_served_over_http_scores_exactly_and_a_rerun_is_all_cache
 ) -> None:
     replies = recorded_replies(REFERENCE_DIR / "gpt-4o-mini.csv", prompts)
     with FakeOpenAI(chat=replies) as server:
-        first = run_llm(tmp_path, server)
+        first = run_llm(tmp_path, server.base_url)
         assert first.returncode == 0, first.stderr
         assert f"gpt-4o-mini {reported_line('gpt-4o-mini')}" in first.stdout.splitlines()
         bodies = server.chat_requests()
@@ -71,7 +55,7 @@ def test_a_recorded_run_served_over_http_scores_exactly_and_a_rerun_is_all_cache
             cost
         )
         assert metrics["latency_p50"] > 0 and metrics["latency_p95"] >= metrics["latency_p50"]
-        records = results.read_predictions(results.finished_runs(tmp_path / "r")[-1])
+        records = results.read_predictions(latest_run(tmp_path))
         assert {
             "raw",
             "latency",
@@ -83,7 +67,7 @@ def test_a_recorded_run_served_over_http_scores_exactly_and_a_rerun_is_all_cache
         } <= set(records[0])
         assert records[0]["raw"] == "260.00" and records[0]["cached"] is False
 
-        second = run_llm(tmp_path, server)
+        second = run_llm(tmp_path, server.base_url)
         assert second.returncode == 0, second.stderr
         assert len(server.chat_requests()) == 250  # nothing new reached the server
         assert f"gpt-4o-mini {reported_line('gpt-4o-mini')}" in second.stdout.splitlines()
@@ -106,7 +90,7 @@ def test_429s_with_retry_after_are_retried_and_the_concurrency_backs_off(tmp_pat
         return Reply(text="100")
 
     with FakeOpenAI(chat=first_attempt_rate_limited) as server:
-        proc = run_llm(tmp_path, server, "data.size=40", "predictor.concurrency=16")
+        proc = run_llm(tmp_path, server.base_url, "data.size=40", "predictor.concurrency=16")
     assert proc.returncode == 0, proc.stderr
     metrics = latest_metrics(tmp_path)
     assert metrics["retries"] == 40 and metrics["failed"] == 0
@@ -122,7 +106,7 @@ def test_500s_are_retried(tmp_path: Path) -> None:
         return Reply(status=500) if seen[user_of(body)] == 1 else Reply(text="50")
 
     with FakeOpenAI(chat=flaky) as server:
-        proc = run_llm(tmp_path, server, "data.size=20")
+        proc = run_llm(tmp_path, server.base_url, "data.size=20")
     assert proc.returncode == 0, proc.stderr
     assert latest_metrics(tmp_path)["retries"] == 20
 
@@ -140,7 +124,11 @@ def test_a_timeout_fails_the_run_in_one_line_and_the_rerun_repeats_only_that_ite
 
     with FakeOpenAI(chat=one_slow) as server:
         proc = run_llm(
-            tmp_path, server, "data.size=20", "predictor.timeout=0.5", "predictor.max_retries=1"
+            tmp_path,
+            server.base_url,
+            "data.size=20",
+            "predictor.timeout=0.5",
+            "predictor.max_retries=1",
         )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
@@ -150,7 +138,7 @@ def test_a_timeout_fails_the_run_in_one_line_and_the_rerun_repeats_only_that_ite
         assert "cached" in line and not (tmp_path / "r").exists()
         assert len(server.chat_requests()) == 21  # 19 answered + 2 attempts at item 3
         state["slow"] = False
-        rerun = run_llm(tmp_path, server, "data.size=20", "predictor.timeout=0.5")
+        rerun = run_llm(tmp_path, server.base_url, "data.size=20", "predictor.timeout=0.5")
         assert rerun.returncode == 0, rerun.stderr
         assert [user_of(b) for b in server.chat_requests()[21:]] == [slow]
 
@@ -183,14 +171,14 @@ def test_replies_without_a_price_are_counted_and_kept(tmp_path: Path, prompts) -
         return Reply(text="I cannot price that") if user_of(body) in refusing else Reply(text="99")
 
     with FakeOpenAI(chat=some_refuse) as server:
-        ok = run_llm(tmp_path, server, "data.size=10")
+        ok = run_llm(tmp_path, server.base_url, "data.size=10")
         assert ok.returncode == 0, ok.stderr
         run = only_run(tmp_path / "r")
         assert read_json(run / "metrics.json")["unparseable"] == 2
         records = results.read_predictions(run)
         assert [r["guess"] for r in records if r.get("unparseable")] == [0.0, 0.0]
         assert records[1]["raw"] == "I cannot price that"
-        strict = run_llm(tmp_path, server, "data.size=10", "predictor.on_unparseable=fail")
+        strict = run_llm(tmp_path, server.base_url, "data.size=10", "predictor.on_unparseable=fail")
     assert strict.returncode == 2
     assert "2 of 10 replies hold no price (first: item 1: 'I cannot price that')" in strict.stderr
 
@@ -198,7 +186,7 @@ def test_replies_without_a_price_are_counted_and_kept(tmp_path: Path, prompts) -
 def test_garbage_bodies_are_failures_not_zeros(tmp_path: Path) -> None:
     garbage = FakeOpenAI(chat=lambda body, n: Reply(raw_body=b"<html>oops</html>"))
     with garbage as server:
-        proc = run_llm(tmp_path, server, "data.size=3", "predictor.max_retries=0")
+        proc = run_llm(tmp_path, server.base_url, "data.size=3", "predictor.max_retries=0")
     assert proc.returncode == 2 and "3 of 3 requests failed" in proc.stderr
     assert not (tmp_path / "r").exists()
 
@@ -211,27 +199,29 @@ def test_a_run_killed_part_way_resumes_without_repeating_an_answered_request(tmp
             "OPENAI_API_KEY": KEY,
             "WANDB_DIR": str(tmp_path),
         }
+        # 100 items (not the canonical 250) at one request per 0.02 s: killed after at least 30
         args = [
             *(sys.executable, "-m", "harness.cli", "predictor=gpt-4o-mini", "quiet=true"),
-            *(f"predictor.base_url={server.base_url}", "predictor.concurrency=1"),
+            *(f"predictor.base_url={server.base_url}", "predictor.concurrency=1", "data.size=100"),
             *(f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", "tracker=none"),
+            "chart=false",
         ]
         victim = subprocess.Popen(
             args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 60
-        while len(server.chat_requests()) < 60 and time.monotonic() < deadline:
+        while len(server.chat_requests()) < 30 and time.monotonic() < deadline:
             time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         first = [user_of(b) for b in server.chat_requests()]
-        assert 60 <= len(first) < 250
+        assert 30 <= len(first) < 100
         answered = set(first[:-1])  # with one request at a time, all but the last were answered
         rerun = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
         assert rerun.returncode == 0, rerun.stderr
         second = [user_of(b) for b in server.chat_requests()[len(first) :]]
     assert not answered & set(second)
-    assert len(second) == 250 - len(answered)
+    assert len(second) == 100 - len(answered)
     assert latest_metrics(tmp_path)["cache_hits"] == len(answered)
 
 
@@ -250,6 +240,7 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
                     "tracker=none",
                     f"cache.dir={tmp_path}/cache",
                     f"results.dir={tmp_path}/r{i}",
+                    "chart=false",
                 ],
                 cwd=tmp_path,
                 env=env,
@@ -267,7 +258,7 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
             assert db.execute("select count(*) from responses").fetchone()[0] == 250
         made = len(server.chat_requests())
         assert 250 <= made <= 500
-        third = run_llm(tmp_path, server)
+        third = run_llm(tmp_path, server.base_url)
         assert third.returncode == 0 and len(server.chat_requests()) == made
 
 
@@ -275,7 +266,7 @@ def test_a_fine_tuned_model_name_reaches_the_server_as_given(tmp_path, prompts) 
     name = "ft:gpt-4o-mini-2024-07-18:acme:pricer:AbC123"
     replies = recorded_replies(REFERENCE_DIR / "gpt-4o-mini-fine-tuned.csv", prompts)
     with FakeOpenAI(chat=replies) as server:
-        proc = run_llm(tmp_path, server, f"predictor.model={name}", predictor="fine_tuned")
+        proc = run_llm(tmp_path, server.base_url, f"predictor.model={name}", predictor="fine_tuned")
         assert proc.returncode == 0, proc.stderr
         assert {(b["model"], b["max_tokens"]) for b in server.chat_requests()} == {(name, 7)}
     assert f"fine_tuned {reported_line('gpt-4o-mini-fine-tuned')}" in proc.stdout.splitlines()
@@ -291,34 +282,49 @@ def test_a_fine_tuned_model_by_job_id(tmp_path: Path) -> None:
             model="gpt-4o-mini-2024-07-18", training_file=training.id, suffix="pricer"
         )
         early = run_llm(
-            tmp_path, server, f"predictor.job_id={job.id}", "data.size=3", predictor="fine_tuned"
+            tmp_path,
+            server.base_url,
+            f"predictor.job_id={job.id}",
+            "data.size=3",
+            predictor="fine_tuned",
         )
         assert early.returncode == 2 and f"fine-tuning job {job.id} is" in early.stderr
         while (job := client.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
             pass
         proc = run_llm(
-            tmp_path, server, f"predictor.job_id={job.id}", "data.size=3", predictor="fine_tuned"
+            tmp_path,
+            server.base_url,
+            f"predictor.job_id={job.id}",
+            "data.size=3",
+            predictor="fine_tuned",
         )
         assert proc.returncode == 0, proc.stderr
         assert {b["model"] for b in server.chat_requests()} == {job.fine_tuned_model}
         missing = run_llm(
-            tmp_path, server, "predictor.job_id=ftjob-nope", "data.size=3", predictor="fine_tuned"
+            tmp_path,
+            server.base_url,
+            "predictor.job_id=ftjob-nope",
+            "data.size=3",
+            predictor="fine_tuned",
         )
     assert missing.returncode == 2 and "no fine-tuning job ftjob-nope" in missing.stderr
 
 
 def test_a_missing_key_is_one_line(tmp_path: Path) -> None:
     with FakeOpenAI() as server:
-        proc = run_llm(tmp_path, server, "data.size=3", env={"OPENAI_API_KEY": ""})
+        proc = run_llm(tmp_path, server.base_url, "data.size=3", env={"OPENAI_API_KEY": ""})
         assert server.chat_requests() == []
-    assert proc.returncode == 2
-    assert "OPENAI_API_KEY is not set" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        "pricebench: error: OPENAI_API_KEY is not set: export OPENAI_API_KEY=... (keys are read "
+        "only from the environment), or name another variable with api_key_env"
+    )
 
 
 def test_a_local_endpoint_needs_no_key(tmp_path: Path) -> None:
     with FakeOpenAI(chat=lambda body, n: Reply(text="12")) as server:
         proc = run_llm(
-            tmp_path, server, "data.size=3", predictor="ollama", env={"OPENAI_API_KEY": ""}
+            tmp_path, server.base_url, "data.size=3", predictor="ollama", env={"OPENAI_API_KEY": ""}
         )
         assert proc.returncode == 0, proc.stderr
         assert {b["model"] for b in server.chat_requests()} == {"llama3.2"}

@@ -62,7 +62,7 @@ def test_a_run_killed_while_its_batch_runs_resumes_the_same_batch(tmp_path, prom
         args = [
             sys.executable, "-m", "harness.cli", "predictor=gpt-4o-mini", "quiet=true",
             "tracker=none", f"predictor.base_url={server.base_url}", *BATCH,
-            f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r",
+            f"cache.dir={tmp_path}/cache", f"results.dir={tmp_path}/r", "chart=false",
         ]  # fmt: skip
         victim = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip

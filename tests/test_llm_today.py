@@ -11,7 +11,7 @@ import pytest
 from harness import results
 from tests.conftest import REFERENCE_DIR, reported_line
 from tests.fake_reasoning import REASONING_TOKENS, reasoning_model
-from tests.llm_helpers import course_prompts, error_lines, latest_metrics, run_llm
+from tests.llm_helpers import course_prompts, error_lines, latest_metrics, latest_run, run_llm
 from tests.openai_server import FakeOpenAI, Reply, recorded_replies
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ def test_a_model_the_table_does_not_know_is_adapted_once_and_remembered(
     assert (metrics["failed"], metrics["refused_params"], metrics["requests"]) == (0, 2, 20)
     assert metrics["adapted"] == ["max_tokens→max_completion_tokens", "temperature omitted"]
     assert "refused 2 request(s) for their parameters" in proc.stdout
-    records = results.read_predictions(results.finished_runs(tmp_path / "r")[-1])
+    records = results.read_predictions(latest_run(tmp_path))
     reference = {i: g for i, g in _reference_guesses().items() if i < 20}
     assert {r["index"]: r["guess"] for r in records} == reference
 
@@ -156,22 +156,3 @@ def test_the_cost_guard_stops_before_any_request_and_cached_requests_cost_nothin
         assert again.returncode == 0, again.stderr
         assert len(server.chat_requests()) == 10
     assert latest_metrics(tmp_path)["cost_estimate"] == 0
-
-
-def test_an_estimate_over_the_limit_names_the_limit_to_set() -> None:
-    from harness.errors import PricebenchError
-    from predictors.cost_guard import check, estimate
-
-    body = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 5}
-    found = estimate([body] * 250, input_price=2.5, output_price=10.0)
-    assert found.requests == 250 and found.output_tokens == 250 * 5
-    assert found.cost == pytest.approx(
-        (found.input_tokens * 2.5 + found.output_tokens * 10.0) / 1e6
-    )
-    assert estimate([body], 2.5, 10.0, factor=0.5).cost == pytest.approx(
-        estimate([body], 2.5, 10.0).cost / 2
-    )
-    check(found, None, batch=False)  # no limit
-    check(found, found.cost, batch=False)  # at the limit
-    with pytest.raises(PricebenchError, match=r"raise it \(predictor\.max_cost=0\.\d+\)"):
-        check(found, found.cost / 2, batch=False)
