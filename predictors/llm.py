@@ -246,6 +246,7 @@ class ChatPricer(PredictorBase):
         self.adapted_: dict[str, str | None] = {}
         self.latencies_: list[float] = []
         self.fresh_: set[str] = set()  # answered by this run's batch
+        self.known_: dict[str, dict[str, Any]] = {}  # cache entries read before the requests
         self.batch_failures_: dict[str, str] = {}
         self.halted_ = False
         self.client_ = None
@@ -344,8 +345,13 @@ class ChatPricer(PredictorBase):
         for item in items:
             body = self.request_body(item, model)
             key = ResponseCache.key(self.resolved_base_url, model, body)
-            if key not in pending and self.cache_.get(key) is None:
+            if key in pending or key in self.known_:
+                continue
+            entry = self.cache_.get(key)
+            if entry is None:
                 pending[key] = body
+            else:
+                self.known_[key] = entry  # read once: the items' own lookups take it from here
         return pending
 
     def _guard_cost(self, items: Sequence[Item], model: str) -> None:
@@ -447,7 +453,7 @@ class ChatPricer(PredictorBase):
             if key in self.batch_failures_:
                 self.stats_["failed"] += 1
                 raise CallFailed(f"in batch {self.batch_id_}: {self.batch_failures_[key]}", 0)
-            entry = self.cache_.get(key)
+            entry = self.known_.pop(key, None) or self.cache_.get(key)
             fresh = key in self.fresh_
             if entry is None:
                 try:
