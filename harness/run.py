@@ -191,10 +191,14 @@ def run_config(
     The run's name is ``name``, else the config's ``name``, else the predictor config chosen,
     else the predictor's class; ``changes`` replace :class:`RunSettings` fields the config set.
     """
+    from harness.config_check import check_config
     from harness.evaluate import evaluate
+    from harness.preflight import check_writable
 
     plain = _resolved(cfg)
     optimized_metric(cfg)  # a misspelt metric fails now, not after the run
+    check_config(cfg)  # types and ranges, before anything is built
+    check_writable(cfg)  # where the run will write, before anything is paid for
     predictor: Predictor = _built(cfg.predictor, "predictor", Predictor)
     tracker: Tracker | None = None
     if cfg.get("tracker"):
