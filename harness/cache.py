@@ -45,6 +45,7 @@ class ResponseCache:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self.unreadable: dict[str, str] = {}  # key -> why its stored value could not be used
 
     @property
     def path(self) -> Path:
@@ -59,11 +60,28 @@ class ResponseCache:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The entry stored under ``key``, or None (always None when the cache is disabled)."""
+        """The entry stored under ``key``, or None (always None when the cache is disabled).
+
+        A stored value that is not a JSON object is taken as absent, and noted in
+        :attr:`unreadable` (the next ``put`` under its key replaces it)."""
         if not self.enabled:
             return None
         rows = self._query("SELECT value FROM responses WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        try:
+            entry = json.loads(rows[0][0])
+        except (TypeError, ValueError) as exc:
+            self.note_unreadable(key, f"not JSON: {str(exc).splitlines()[0][:80]}")
+            return None
+        if not isinstance(entry, dict):
+            self.note_unreadable(key, f"not a JSON object but {type(entry).__name__}")
+            return None
+        return entry
+
+    def note_unreadable(self, key: str, why: str) -> None:
+        """Note that the entry under ``key`` cannot be used, and why (the first reason kept)."""
+        self.unreadable.setdefault(key, why)
 
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
         """Store ``entry`` (JSON-serialisable) under ``key``, committed before this returns."""
@@ -136,6 +154,9 @@ class ResponseCache:
     def _open(self) -> sqlite3.Connection:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            # SQLite creates its files 0644 less the umask; create the database file first with
+            # 0666 less the umask, as any Unix tool would (its -wal and -shm files copy its mode).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666))
         except OSError as exc:
             raise self._error(exc) from exc
         deadline = time.monotonic() + TIMEOUT_S

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -30,13 +29,29 @@ PACKAGES = (
 )  # fmt: skip
 
 
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new, empty temporary file beside ``path``, opened for writing: its descriptor and name.
+
+    Created with mode 0666 less the umask, as ``open()`` creates a file (``tempfile.mkstemp``
+    would give 0600 whatever the umask), so a results folder shared by a group stays readable."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def atomic_write(
     path: str | Path, write: Callable[[IO[Any]], object], binary: bool = False
 ) -> Path:
-    """Write through ``write(handle)`` to a temporary file beside ``path``, then rename it over."""
+    """Write through ``write(handle)`` to a temporary file beside ``path``, then rename it over.
+    The file gets the mode any Unix tool would give it: 0666 less the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             write(f)

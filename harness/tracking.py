@@ -22,6 +22,16 @@ from harness.secrets import redact
 MODES = ("online", "offline", "disabled", "shared")
 
 
+class TrackingInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a tracker was logging a run that the results store already holds."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        super().__init__(
+            f"interrupted while logging the run to W&B; its results in {run_dir} are complete"
+        )
+
+
 @runtime_checkable
 class Tracker(Protocol):
     """An experiment tracker, as the runner drives it: ``start()`` before the evaluation (to get
@@ -123,11 +133,14 @@ class WandbTracker:
         if getattr(self, "worker_", None) is not None:
             return
         env = {**os.environ, "WANDB_SILENT": "true"}
+        # In a process group of its own, so that Ctrl-C at the terminal reaches pricebench only:
+        # pricebench then stops the worker (``close``), and neither prints a traceback.
         self.worker_: subprocess.Popen[str] | None = subprocess.Popen(
             [sys.executable, "-m", "harness.wandb_worker"],
             stdin=subprocess.PIPE,
             env=env,
             text=True,
+            process_group=0,
         )
 
     def close(self) -> None:
@@ -187,5 +200,9 @@ class WandbTracker:
             worker.wait()
             warn(f"W&B took too long and was stopped; the results in {run_dir} are complete")
             return
+        except KeyboardInterrupt:
+            worker.kill()
+            worker.wait()
+            raise TrackingInterrupted(run_dir) from None
         if worker.returncode != 0:
             warn(f"the W&B worker failed (exit {worker.returncode}); {run_dir} is intact")

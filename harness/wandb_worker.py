@@ -16,6 +16,7 @@ from typing import Any
 from harness import results
 from harness.errors import first_line, warn
 from harness.metrics import BREAKDOWN_METRICS, CI_METRICS
+from harness.preflight import unwritable
 from harness.stats import breakdown
 
 TABLE_COLUMNS = ("index", "title", "truth", "guess", "error", "sle", "colour")
@@ -52,8 +53,17 @@ def log_run(wandb: Any, job: dict[str, Any]) -> None:
     metrics = results.read_metrics(run_dir)
     records = results.read_predictions(run_dir)
     settings = job["settings"]
-    if settings.get("dir"):
-        Path(settings["dir"]).mkdir(parents=True, exist_ok=True)
+    # W&B writes under settings["dir"], else $WANDB_DIR, else the current folder; one it cannot
+    # write it would silently swap for the system's temporary folder (pricebench checked it
+    # before the run, so this is a folder that went away since).
+    root = settings.get("dir") or os.environ.get("WANDB_DIR") or os.getcwd()
+    problem = unwritable(root, create=True)
+    if problem is not None:
+        warn(
+            f"W&B cannot write to {root} ({problem}); the run was not logged to W&B; "
+            f"the results in {run_dir} are complete"
+        )
+        return
     try:
         run = wandb.init(
             project=settings["project"],
@@ -139,6 +149,13 @@ def _record(run: Any, run_dir: Path, mode: str, project: str) -> None:
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # an interrupt sent to this process alone: stop without a word
+        sys.exit(130)
+
+
+def _main() -> None:
     try:
         wandb: Any = warm_up()
     except Exception as exc:

@@ -95,6 +95,19 @@ def test_file_is_created_lazily_in_wal_mode(tmp_path: Path) -> None:
     assert columns == ["key", "value", "created_at"]
 
 
+@pytest.mark.parametrize("mask", [0o002, 0o022, 0o077])
+def test_the_cache_file_follows_the_umask(tmp_path: Path, mask: int) -> None:
+    """A cache shared by a group (umask 002) is writable by the group, like any Unix tool's."""
+    saved = os.umask(mask)
+    try:
+        with ResponseCache(tmp_path / "cache") as cache:
+            cache.put("k", {"text": "1"})
+            modes = {p.name: p.stat().st_mode & 0o777 for p in cache.path.parent.iterdir()}
+    finally:
+        os.umask(saved)
+    assert modes["responses.sqlite3"] == 0o666 & ~mask, modes
+
+
 def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert ResponseCache("~/cache").path == tmp_path / "cache" / "responses.sqlite3"

@@ -56,3 +56,50 @@ def test_git_state_of_pricebench_itself_is_its_commit() -> None:
     here = results.git_state()
     assert here["commit"] == _git(root, "rev-parse", "HEAD").strip()
     assert isinstance(here["dirty"], bool)
+
+
+@pytest.fixture
+def umask():
+    """Set the process's umask for one test (``umask(0o077)``), restoring it afterwards."""
+    import os
+
+    saved = os.umask(0o022)
+    os.umask(saved)
+    yield lambda mask: os.umask(mask)
+    os.umask(saved)
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [
+    (0o022, 0o644, 0o755), (0o077, 0o600, 0o700), (0o002, 0o664, 0o775),
+], ids=["022", "077", "002"])  # fmt: skip
+def test_written_files_follow_the_umask(
+    tmp_path: Path, umask, mask: int, file_mode: int, dir_mode: int
+) -> None:
+    umask(mask)
+    run_dir, _ = results.write_run(
+        tmp_path / "r", "t", config={"a": 1}, records=[{"i": 0}], metrics=lambda: {"error": 1.0},
+        chart=lambda path: results.atomic_write(path, lambda f: f.write(b"png"), binary=True),
+    )  # fmt: skip
+    modes = {p.name: p.stat().st_mode & 0o777 for p in run_dir.iterdir()}
+    assert modes == dict.fromkeys(
+        [results.CONFIG_FILE, results.PREDICTIONS_FILE, results.CHART_FILE, results.METRICS_FILE],
+        file_mode,
+    )
+    assert run_dir.stat().st_mode & 0o777 == dir_mode
+    results.write_json(run_dir / results.METRICS_FILE, {"error": 2.0})  # replacing one too
+    assert (run_dir / results.METRICS_FILE).stat().st_mode & 0o777 == file_mode
+
+
+def test_a_rerun_under_another_umask_gets_its_mode_in_a_subprocess(tmp_path: Path) -> None:
+    # the umask a user's shell sets, in a fresh process (the mode is not remembered per process)
+    import sys
+
+    code = (
+        "import os, sys; from harness import results; os.umask(int(sys.argv[2], 8)); "
+        "results.write_text(sys.argv[1], 'x')"
+    )
+    target = tmp_path / "shared.txt"
+    for mask, mode in (("022", 0o644), ("077", 0o600), ("022", 0o644)):
+        subprocess.run([sys.executable, "-c", code, str(target), mask], check=True)
+        assert target.stat().st_mode & 0o777 == mode, mask
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.txt"]

@@ -195,3 +195,39 @@ def test_redaction(monkeypatch) -> None:
         "note": f"the key {REDACTED} and {REDACTED}",
         "list": [{"token": REDACTED}],
     }
+
+
+class _InterruptedWorker:
+    """A W&B worker that Ctrl-C interrupts while pricebench waits for it to log the run."""
+
+    returncode = None
+    killed = False
+
+    def communicate(self, text: str, timeout: float) -> tuple[str, str]:
+        raise KeyboardInterrupt
+
+    def poll(self) -> None:
+        return None
+
+    def kill(self) -> None:
+        self.killed = True
+
+    def wait(self, timeout: float | None = None) -> int:
+        return -9
+
+
+def test_ctrl_c_while_logging_stops_the_worker_and_says_the_results_are_stored(
+    tmp_path: Path,
+) -> None:
+    from harness.tracking import TrackingInterrupted, WandbTracker
+
+    tracker = WandbTracker(mode="offline")
+    worker = tracker.worker_ = _InterruptedWorker()  # type: ignore[assignment]
+    metrics = {"predictor": "p", "fingerprint": "f", "canonical": True}
+    with pytest.raises(TrackingInterrupted) as caught:
+        tracker.log_run(tmp_path, metrics, [], {}, name="p")
+    assert isinstance(caught.value, KeyboardInterrupt)  # still an interrupt to whoever catches it
+    assert caught.value.run_dir == tmp_path and worker.killed
+    assert str(caught.value) == (
+        f"interrupted while logging the run to W&B; its results in {tmp_path} are complete"
+    )

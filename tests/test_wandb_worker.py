@@ -91,3 +91,60 @@ def test_the_logged_tables_and_artifact_follow_the_registry(run_dir: Path) -> No
     assert artifact.metadata == {
         k: metrics[k] for k in ("predictor", "fingerprint", "canonical", "n", *CI_METRICS)
     }
+
+
+def _job(run_dir: Path, **settings: Any) -> dict[str, Any]:
+    return {
+        "run_dir": str(run_dir), "name": "p", "mode": "offline", "config": {},
+        "settings": {"project": "pricebench", **settings},
+    }  # fmt: skip
+
+
+class NeverStarted:
+    """A wandb module whose ``init`` must not be reached."""
+
+    def Settings(self, **kwargs: Any) -> dict[str, Any]:  # noqa: N802
+        return kwargs
+
+    def init(self, **kwargs: Any) -> None:
+        raise AssertionError(f"wandb.init was called with dir={kwargs.get('dir')}")
+
+
+def _a_file(tmp_path: Path) -> Path:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    return blocker
+
+
+def test_an_unwritable_tracker_dir_is_one_warning_not_a_traceback(
+    run_dir: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture
+) -> None:
+    blocker = _a_file(tmp_path_factory.mktemp("w"))
+    wandb_worker.log_run(NeverStarted(), _job(run_dir, dir=f"{blocker}/w"))
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"pricebench: warning: W&B cannot write to {blocker}/w ({blocker} is a file, not a "
+        f"folder); the run was not logged to W&B; the results in {run_dir} are complete"
+    ]
+
+
+def test_an_unwritable_wandb_dir_is_not_replaced_by_a_temporary_folder(
+    run_dir: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    blocker = _a_file(tmp_path_factory.mktemp("w"))
+    monkeypatch.setenv("WANDB_DIR", str(blocker))
+    wandb_worker.log_run(NeverStarted(), _job(run_dir))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"pricebench: warning: W&B cannot write to {blocker} ({blocker} is a")
+
+
+def test_the_worker_is_quiet_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wandb_worker, "warm_up", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        wandb_worker.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr() == ("", "")
