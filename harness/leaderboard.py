@@ -8,9 +8,10 @@ are :mod:`harness.leaderboard_format`. The columns are the metrics of the regist
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +22,7 @@ from harness.data import CANONICAL_FINGERPRINT
 from harness.errors import PricebenchError, warn
 from harness.metrics import CI_METRICS, METRICS, RANK_BY
 from harness.published import PUBLISHED, SOURCE
-from harness.stats import Interval, metric_cis, paired_comparison
+from harness.stats import Interval, PairedComparison, holm, metric_cis, paired_comparison
 
 # The CSV columns, in order: a row's fields, with each CI metric's value, interval and sd.
 COLUMNS = (
@@ -112,49 +113,201 @@ class Leaderboard:
     notes: list[str]
 
 
-def load_run(path: str | Path) -> Run | None:
-    """One finished run folder with its config; None (and a warning) if it cannot be read."""
+class UnreadableRun(Exception):
+    """A run folder the leaderboard cannot use; the message says which file and why."""
+
+
+def load_run(path: str | Path, warn: Callable[[str], None] = warn) -> Run | None:
+    """One finished run folder with its config and records; None (and one warning line naming the
+    folder and why, through ``warn``) if any of them cannot be read."""
+    try:
+        return read_run(path)
+    except UnreadableRun as exc:
+        warn(f"skipped {_printable(path)}: {exc}")
+        return None
+
+
+def _printable(path: str | Path) -> str:
+    """A path as one line of text: quoted, escapes shown, when it holds a line break or a
+    control character."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def read_run(path: str | Path) -> Run:
+    """One finished run folder, checked: ``metrics.json`` an object with a finite number for each
+    CI metric and fields of the right types, ``config.yaml`` (when there is one) a mapping, and
+    ``predictions.jsonl`` one record per item (``n`` of them) with finite ``truth`` and ``guess``
+    and no item twice. Raises :class:`UnreadableRun` saying what is wrong."""
+    path = Path(path)
+    metrics = _checked_metrics(_read_json(path / results.METRICS_FILE))
+    run = Run(path, metrics, _read_config(path / results.CONFIG_FILE))
+    run.__dict__["records"] = _read_records(path / results.PREDICTIONS_FILE, metrics.get("n"))
+    return run
+
+
+def _text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UnreadableRun(f"no {file.name}") from None
+    except UnicodeDecodeError:
+        raise UnreadableRun(f"{file.name} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UnreadableRun(f"{file.name}: {exc.strerror or exc}") from None
+
+
+def _kind(value: Any) -> str:
+    """How a JSON or YAML value is named in a message: "list", "string", "number"."""
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number",
+             float: "number", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(_text(file))
+    except json.JSONDecodeError as exc:
+        raise UnreadableRun(
+            f"{file.name} is not valid JSON ({exc.msg}, line {exc.lineno}; truncated?)"
+        ) from None
+    if not isinstance(value, dict):
+        raise UnreadableRun(f"{file.name} holds a JSON {_kind(value)}, not an object")
+    return value
+
+
+# metrics.json fields the leaderboard shows, and what each must be when present and not null.
+_TEXT_FIELDS = ("title", "predictor", "model", "fingerprint", "created_at", "summary_line")
+_COUNT_FIELDS = ("n", "unparseable")
+
+
+def _checked_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    for name in CI_METRICS:
+        if metrics.get(name) is None:
+            raise UnreadableRun(f"metrics.json has no {name!r}")
+        value = metrics[name]
+        if not _is_number(value):
+            raise UnreadableRun(f"metrics.json's {name!r} is {_shown(value)}, not a number")
+        if not math.isfinite(value):
+            raise UnreadableRun(f"metrics.json's {name!r} is {value}, not a finite number")
+    for name in _TEXT_FIELDS:
+        value = metrics.get(name)
+        if value is not None and not isinstance(value, str | int | float):
+            raise UnreadableRun(f"metrics.json's {name!r} is {_shown(value)}, not text")
+    for name in _COUNT_FIELDS:
+        value = metrics.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UnreadableRun(f"metrics.json's {name!r} is {_shown(value)}, not a count")
+    cost = metrics.get("cost")
+    if cost is not None and not (_is_number(cost) and math.isfinite(cost)):
+        raise UnreadableRun(f"metrics.json's 'cost' is {_shown(cost)}, not a number")
+    return metrics
+
+
+def _read_config(file: Path) -> dict[str, Any]:
     import yaml
 
-    path = Path(path)
+    if not file.is_file():
+        return {}
     try:
-        metrics = results.read_metrics(path)
-        config_file = path / results.CONFIG_FILE
-        config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        warn(f"skipping {path}: {exc}")
-        return None
-    return Run(path, metrics, config or {})
+        config = yaml.safe_load(_text(file))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f", line {where.line + 1}" if where is not None else ""
+        raise UnreadableRun(f"config.yaml is not valid YAML{line}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise UnreadableRun(f"config.yaml holds a {_kind(config)}, not a mapping")
+    if not isinstance(config.get("predictor") or {}, dict):
+        raise UnreadableRun("config.yaml's 'predictor' is not a mapping")
+    return config
 
 
-def load_runs(results_dir: str | Path) -> list[Run]:
-    """Every finished run under ``results_dir`` (a folder with ``metrics.json``), oldest first."""
-    runs = [run for path in results.finished_runs(results_dir) if (run := load_run(path))]
-    return sorted(runs, key=lambda r: (r.metrics.get("created_at", ""), r.path.name))
+def _read_records(file: Path, n: int | None) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for number, line in enumerate(_text(file).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{file.name} line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise UnreadableRun(f"{where} is not valid JSON (truncated?)") from None
+        if not isinstance(record, dict):
+            raise UnreadableRun(f"{where} holds a JSON {_kind(record)}, not an object")
+        for key in ("truth", "guess"):
+            if key not in record:
+                raise UnreadableRun(f"{where} has no {key!r}")
+            value = record[key]
+            if not (_is_number(value) and math.isfinite(value)):
+                raise UnreadableRun(f"{where}: {key!r} is {_shown(value)}, not a finite number")
+        index = record.get("index", len(records))
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise UnreadableRun(f"{where}: 'index' is {_shown(index)}, not a whole number")
+        if index in seen:
+            raise UnreadableRun(f"{where} repeats item index {index}")
+        seen.add(index)
+        records.append(record)
+    if not records:
+        raise UnreadableRun(f"{file.name} holds no records")
+    if n is not None and len(records) != n:
+        raise UnreadableRun(
+            f"{file.name} holds {len(records)} records, but metrics.json says n={n} (truncated?)"
+        )
+    return records
+
+
+def load_runs(results_dir: str | Path, warn: Callable[[str], None] = warn) -> list[Run]:
+    """Every finished run under ``results_dir`` (a folder with ``metrics.json``), oldest first;
+    a folder that cannot be read is skipped with one warning line (through ``warn``)."""
+    paths = results.finished_runs(results_dir)
+    runs = [run for path in paths if (run := load_run(path, warn))]
+    return sorted(runs, key=lambda r: (str(r.metrics.get("created_at", "")), r.path.name))
 
 
 def find_run(results_dir: str | Path, name: str) -> Run:
-    """A run by folder path, or by folder name (or a unique prefix of one) under ``results_dir``."""
-    if (Path(name) / results.METRICS_FILE).is_file() and (run := load_run(name)):
-        return run
-    matches = [r for r in load_runs(results_dir) if r.path.name.startswith(name)]
-    if len(matches) != 1:
-        found = "no run" if not matches else f"{len(matches)} runs"
-        raise PricebenchError(f"{found} named {name!r} under {results_dir}; give a run folder")
-    return matches[0]
+    """A run by folder path, or by folder name (or a unique prefix of one) under ``results_dir``;
+    only that folder is read. PricebenchError when none or several match, or it cannot be read."""
+    if (Path(name) / results.METRICS_FILE).exists():
+        path = Path(name)
+    else:
+        matches = [p for p in results.finished_runs(results_dir) if p.name.startswith(name)]
+        if len(matches) != 1:
+            found = "no run" if not matches else f"{len(matches)} runs"
+            raise PricebenchError(f"{found} named {name!r} under {results_dir}; give a run folder")
+        (path,) = matches
+    try:
+        return read_run(path)
+    except UnreadableRun as exc:
+        raise PricebenchError(f"cannot read run {path}: {exc}") from None
 
 
 def run_row(run: Run, n_boot: int) -> Row:
     """A run's row, with bootstrap CIs from ``n_boot`` resamples (none when 0)."""
     m = run.metrics
+    model = m.get("model") or (run.config.get("predictor") or {}).get("model") or ""
     return Row(
-        kind="run", title=str(m.get("title") or ""), predictor=m.get("predictor"),
-        model=m.get("model") or (run.config.get("predictor") or {}).get("model") or "",
+        kind="run", title=str(m.get("title") or ""),
+        predictor=None if m.get("predictor") is None else str(m["predictor"]),
+        model=str(model),
         values={name: m[name] for name in CI_METRICS if m.get(name) is not None},
         intervals=metric_cis(run.records, n_boot=n_boot) if n_boot > 0 else {},
         n=m.get("n"), runs=1, unparseable=m.get("unparseable", 0), cost=m.get("cost"),
         date=str(m.get("created_at", ""))[:10], run=run.path.name,
-        fingerprint=m.get("fingerprint"), source=run,
+        fingerprint=None if m.get("fingerprint") is None else str(m["fingerprint"]), source=run,
     )  # fmt: skip
 
 
@@ -186,8 +339,9 @@ def rank_key(row: Row) -> tuple[bool, float]:
 
 
 def build(runs: Sequence[Run], aggregate: str | None = None, reported: bool = True,
-          n_boot: int = 1000) -> Leaderboard:  # fmt: skip
-    """Rows sorted by RANK_BY; canonical runs ranked, other fingerprints kept apart."""
+          n_boot: int = 1000, warn: Callable[[str], None] = warn) -> Leaderboard:  # fmt: skip
+    """Rows sorted by RANK_BY; canonical runs ranked, other fingerprints kept apart. A run that
+    cannot be compared with the leader is one warning line, through ``warn``."""
     if aggregate not in (None, "latest", "mean"):
         raise PricebenchError(f"--aggregate takes latest or mean, not {aggregate!r}")
     groups: dict[str, list[Run]] = defaultdict(list)
@@ -199,7 +353,7 @@ def build(runs: Sequence[Run], aggregate: str | None = None, reported: bool = Tr
     for row in rows:
         if row.fingerprint != CANONICAL_FINGERPRINT:
             others[row.fingerprint].append(row)
-    mark_ties(canonical)
+    mark_ties(canonical, warn=warn)
     ranked = sorted(canonical + (reported_rows() if reported else []), key=rank_key)
     for rank, row in enumerate((r for r in ranked if r.kind != "reported"), 1):
         row.rank = rank
@@ -213,14 +367,27 @@ def build(runs: Sequence[Run], aggregate: str | None = None, reported: bool = Tr
     return Leaderboard(ranked, dict(others), notes)
 
 
-def mark_ties(rows: Sequence[Row]) -> None:
-    """Mark runs that a paired test (5%) cannot tell apart from the leader."""
+def mark_ties(rows: Sequence[Row], alpha: float = 0.05, warn: Callable[[str], None] = warn) -> None:
+    """Mark the runs that paired tests cannot tell apart from the leader at ``alpha``.
+
+    Each run is compared with the leader by two tests (Wilcoxon on per-item errors, McNemar on
+    hits); all 2 x (k - 1) p-values are Holm-corrected together (:func:`harness.stats.holm`),
+    and a run differs from the leader when either of its adjusted p-values is below ``alpha``.
+    A run that cannot be compared with the leader item by item (say, the two disagree on a true
+    price) is left unmarked, with a warning, and is not part of the correction."""
     runs = [(r, r.source) for r in rows if r.kind == "run" and r.source is not None]
     if len(runs) < 2:
         return
     leader, best = min(runs, key=lambda pair: rank_key(pair[0]))
     leader.tie_with_leader = "leader"
+    compared: list[tuple[Row, PairedComparison]] = []
     for row, run in runs:
-        if row is not leader:
-            comparison = paired_comparison(best.records, run.records, n_boot=200)
-            row.tie_with_leader = "yes" if not comparison.significant(0.05) else "no"
+        if row is leader:
+            continue
+        try:  # the p-values do not depend on the bootstrap: one resample is enough
+            compared.append((row, paired_comparison(best.records, run.records, n_boot=1)))
+        except ValueError as exc:
+            warn(f"{run.path.name} not compared with the leader {best.path.name}: {exc}")
+    adjusted = holm([p for _, comparison in compared for p in comparison.p_values])
+    for k, (row, _) in enumerate(compared):
+        row.tie_with_leader = "no" if min(adjusted[2 * k : 2 * k + 2]) < alpha else "yes"

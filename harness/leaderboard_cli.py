@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from harness import leaderboard_format as fmt
 from harness import results
@@ -16,12 +17,19 @@ from harness.leaderboard import Run, build, find_run, load_runs
 from harness.metrics import CI_METRICS, METRICS
 from harness.stats import paired_comparison
 
+PROG = "pricebench-leaderboard"
+MAX_BOOTSTRAP = 100_000
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr, beside the board: something was left out or is suspect."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
+
 
 def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
     """The paired comparison of two runs on their shared items, in full."""
     if a.metrics.get("fingerprint") != b.metrics.get("fingerprint"):
-        print("pricebench: warning: the runs scored different item sets; comparing shared items",
-              file=sys.stderr)  # fmt: skip
+        warn("the runs scored different item sets; comparing shared items")
     try:
         c = paired_comparison(a.records, b.records, n_boot=n_boot)
     except ValueError as exc:
@@ -38,14 +46,25 @@ def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
         f"Wilcoxon signed-rank on absolute errors: p = {c.wilcoxon_p:.3g}",
         f"McNemar exact on hits: p = {c.mcnemar_p:.3g} (A only: {c.a_only_hits}, "
         f"B only: {c.b_only_hits})",
-        "verdict: " + ("different at 5%" if c.significant(0.05) else "no difference at 5%"),
+        "verdict: "
+        + ("different" if c.significant(0.05) else "no difference")
+        + " at 5% (the two tests Holm-corrected)",
     ]
     return "\n".join(lines) + "\n"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (``pricebench-leaderboard: error: ...``, exit 2)
+    like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: error: {message} (see {PROG} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="pricebench-leaderboard",
+    p = _Parser(
+        prog=PROG,
         description="Rank the runs in a results folder by error, with 95%% bootstrap CIs, paired "
         "tests against the leader and the course's published numbers.",
     )
@@ -71,9 +90,15 @@ def render(args: argparse.Namespace) -> str | None:
     if args.compare:
         run_a, run_b = (find_run(args.results, name) for name in args.compare)
         return compare_text(run_a, run_b)
+    if not 0 <= args.bootstrap <= MAX_BOOTSTRAP:
+        raise PricebenchError(
+            f"--bootstrap takes a number of resamples from 0 (no intervals) to {MAX_BOOTSTRAP:,}, "
+            f"not {args.bootstrap}"
+        )
     if not Path(args.results).is_dir():
         raise PricebenchError(f"no results folder {args.results}: run pricebench first")
-    board = build(load_runs(args.results), args.aggregate, not args.no_reported, args.bootstrap)
+    runs = load_runs(args.results, warn=warn)
+    board = build(runs, args.aggregate, not args.no_reported, args.bootstrap, warn=warn)
     if args.format == "table" and not args.output:
         fmt.rich_table(board)
         return None
@@ -89,16 +114,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         text = render(args)
+        if text is not None and args.output:
+            _write(args.output, text)
     except PricebenchError as exc:
-        print(f"pricebench-leaderboard: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(2)
     if text is None:
         return
     if args.output:
-        results.write_text(args.output, text)
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        results.write_text(path, text)
+    except OSError as exc:
+        raise PricebenchError(
+            f"cannot write {path}: {exc.strerror or exc}; give --output a file in a folder you "
+            "can write"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -49,17 +49,28 @@ def _all_rows(board: Leaderboard) -> list[Row]:
     return board.ranked + [r for rows in board.others.values() for r in rows]
 
 
+LEGEND = (
+    "≈: paired tests (Wilcoxon on errors, McNemar on hits) find no difference from the leader at "
+    "5%, Holm-corrected over every run's two tests against the leader; [low, high]: 95% "
+    "bootstrap confidence interval"
+)
+
+
 def legend(board: Leaderboard) -> list[str]:
-    lines = ["≈: a paired test (Wilcoxon on errors, McNemar on hits) finds no difference from the "
-             "leader at 5%; [low, high]: 95% bootstrap confidence interval"]  # fmt: skip
-    return lines + board.notes
+    """The lines under the table: what ≈ and the intervals mean, then the board's notes."""
+    return [LEGEND, *board.notes]
+
+
+def _markdown_cell(text: str) -> str:
+    """A cell's text that cannot end its row or cell: line breaks become spaces, ``|`` escaped."""
+    return " ".join(text.splitlines()).replace("|", "\\|")
 
 
 def markdown(board: Leaderboard) -> str:
     def table(rows: list[Row]) -> list[str]:
         out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         for row in rows:
-            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |")
+            out.append("| " + " | ".join(_markdown_cell(c) for c in cells(row)) + " |")
         return out
 
     lines = table(board.ranked)
@@ -80,19 +91,22 @@ def to_csv(board: Leaderboard, columns: Sequence[str] = COLUMNS) -> str:
 
 
 def rich_table(board: Leaderboard) -> None:
+    """The board on the terminal. Every cell and title is a rich ``Text``, never markup: a run's
+    title such as ``Widget [/bold] pro`` is shown as typed."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     for title, rows in [("pricebench leaderboard (canonical 250 items)", board.ranked)] + [
         (f"other item set {str(f)[:12]} (not ranked)", r) for f, r in board.others.items()
     ]:
-        table = Table(title=title)
+        table = Table(title=Text(title))
         for header in HEADERS:
-            table.add_column(header, overflow="fold")
+            table.add_column(Text(header), overflow="fold")
         for row in rows:
             style = "dim" if row.kind == "reported" else ("bold" if row.rank == 1 else "")
-            table.add_row(*cells(row), style=style)
+            table.add_row(*(Text(cell) for cell in cells(row)), style=style)
         console.print(table)
     for line in legend(board):
         console.print(line, style="dim", highlight=False, markup=False)
@@ -158,6 +172,6 @@ def _run_section(title: str, run: Run) -> list[str]:
     parts.append("<p>largest errors:</p><ul>")
     for r in worst:
         truth, guess = f"${r['truth']:,.2f}", f"${r['guess']:,.2f}"
-        parts.append(f"<li>{esc(str(r['title']))}: truth {truth}, guess {guess}</li>")
+        parts.append(f"<li>{esc(str(r.get('title', '')))}: truth {truth}, guess {guess}</li>")
     parts.append("</ul>")
     return parts

@@ -38,6 +38,7 @@ __all__ = [
     "Interval",
     "PairedComparison",
     "breakdown",
+    "holm",
     "metric_cis",
     "paired_comparison",
 ]
@@ -149,9 +150,15 @@ class PairedComparison:
     a_only_hits: int
     b_only_hits: int
 
+    @property
+    def p_values(self) -> tuple[float, float]:
+        """The two tests' p-values: Wilcoxon's, McNemar's."""
+        return self.wilcoxon_p, self.mcnemar_p
+
     def significant(self, alpha: float = 0.05) -> bool:
-        """Whether either test rejects "no difference" at ``alpha`` (no multiplicity correction)."""
-        return self.wilcoxon_p < alpha or self.mcnemar_p < alpha
+        """Whether either test rejects "no difference" at ``alpha`` once the two are
+        Holm-corrected (:func:`holm`)."""
+        return min(holm(self.p_values)) < alpha
 
 
 def _aligned(a: _Run, b: _Run) -> tuple[np.ndarray, np.ndarray]:
@@ -227,6 +234,23 @@ def paired_comparison(
         a_only_hits=a_only,
         b_only_hits=b_only,
     )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the i-th smallest of m p-values is
+    multiplied by m - i + 1 (i from 1), capped at 1, and made non-decreasing in that order.
+    Rejecting where the adjusted value is below alpha keeps the family-wise error rate at alpha
+    (Holm 1979). Raises ValueError for a value that is not a p-value (NaN, below 0, above 1)."""
+    values = [float(p) for p in p_values]
+    if not all(0.0 <= p <= 1.0 for p in values):  # NaN fails both comparisons
+        raise ValueError(f"p-values must be between 0 and 1, not {values}")
+    m = len(values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=values.__getitem__)):
+        running = max(running, min(1.0, (m - rank) * values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def breakdown(records: Records, by: str = "band") -> list[dict[str, Any]]:

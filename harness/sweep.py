@@ -6,7 +6,9 @@ Hydra instantiates the callback for every run, so this module imports the harnes
 from __future__ import annotations
 
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +42,30 @@ def record_job(
 
 
 def read_jobs(sweep_dir: str | Path) -> list[dict[str, Any]]:
-    """Every job outcome recorded under ``sweep_dir``, in path order."""
+    """Every job outcome recorded under ``sweep_dir``, in path order; a record that cannot be read
+    (not JSON, not an object, no status) is left out with one warning line naming it."""
+    from harness.errors import warn
+
     jobs = []
     for path in sorted(Path(sweep_dir).glob(f"**/{JOB_FILE}")):
-        jobs.append(json.loads(path.read_text()))
+        try:
+            job = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            why = "not valid JSON (truncated?)" if isinstance(exc, ValueError) else str(exc)
+            warn(f"skipped job record {path}: {why}")
+            continue
+        if not isinstance(job, dict):
+            warn(f"skipped job record {path}: not a JSON object")
+        elif job.get("status") not in ("ok", "failed"):
+            warn(f"skipped job record {path}: its status is not ok or failed")
+        else:
+            jobs.append(job)
     return jobs
+
+
+def _overrides(job: dict[str, Any]) -> str:
+    overrides = job.get("overrides")
+    return " ".join(map(str, overrides)) if isinstance(overrides, list) else "(no overrides)"
 
 
 def best_job(jobs: list[dict[str, Any]], metric: str) -> tuple[dict[str, Any], float]:
@@ -58,9 +79,12 @@ def best_job(jobs: list[dict[str, Any]], metric: str) -> tuple[dict[str, Any], f
 
     def value(job: dict[str, Any]) -> float | None:
         if metric in job:
-            return job[metric]
-        run = leaderboard.load_run(job["run_dir"]) if job.get("run_dir") else None
-        return run.metrics.get(metric) if run else None
+            found = job[metric]
+        else:
+            run = leaderboard.load_run(job["run_dir"]) if job.get("run_dir") else None
+            found = run.metrics.get(metric) if run else None
+        is_number = isinstance(found, int | float) and not isinstance(found, bool)
+        return found if is_number and math.isfinite(found) else None
 
     scored = [(job, v) for job in jobs if (v := value(job)) is not None]
     if not scored:
@@ -75,6 +99,7 @@ class SweepLeaderboard(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from harness import leaderboard, leaderboard_format
+        from harness.errors import warn
         from harness.metrics import METRICS, RANK_BY
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -82,25 +107,43 @@ class SweepLeaderboard(Callback):
         jobs = read_jobs(sweep_dir)
         done = [j for j in jobs if j["status"] == "ok"]
         failed = [j for j in jobs if j["status"] == "failed"]
-        runs = [run for job in done if (run := leaderboard.load_run(job["run_dir"]))]
+        readable: list[tuple[dict[str, Any], leaderboard.Run]] = []
+        for job in done:  # a run folder that cannot be read is one warning, not the sweep's end
+            if not job.get("run_dir"):
+                warn(f"skipped job {_overrides(job)}: its record names no run folder")
+            elif run := leaderboard.load_run(job["run_dir"]):
+                readable.append((job, run))
         lines = [f"sweep {sweep_dir}: {len(done)} job(s) done, {len(failed)} failed"]
-        if runs:
-            board = leaderboard.build(runs, reported=False, n_boot=500)
+        if readable:
+            board = leaderboard.build([run for _, run in readable], reported=False, n_boot=500)
             text = leaderboard_format.markdown(board)
-            results.write_text(sweep_dir / "leaderboard.md", text)
+            saved = _save(sweep_dir / "leaderboard.md", lambda p: results.write_text(p, text))
             lines += ["", text.rstrip(), ""]
             try:
-                best, value = best_job(done, metric)
+                best, value = best_job([job for job, _ in readable], metric)
             except ValueError as exc:
-                lines.append(f"no best job: {exc} (saved {sweep_dir / 'leaderboard.md'})")
+                lines.append(f"no best job: {exc}" + (f" (saved {saved})" if saved else ""))
             else:
-                results.write_json(sweep_dir / "best.json", best)
-                lines += [
-                    f"best: {' '.join(best['overrides'])} {metric}={METRICS[metric].format(value)}",
-                    f"(saved {sweep_dir / 'leaderboard.md'} and best.json)",
-                ]
+                kept = _save(sweep_dir / "best.json", lambda p: results.write_json(p, best))
+                lines.append(f"best: {_overrides(best)} {metric}={METRICS[metric].format(value)}")
+                if saved and kept:
+                    lines.append(f"(saved {saved} and best.json)")
+        elif done:
+            lines.append("no readable run: no leaderboard")
         for job in failed:
-            lines.append(f"failed: {' '.join(job['overrides'])}: {job['error']}")
+            lines.append(f"failed: {_overrides(job)}: {job.get('error') or '(no error recorded)'}")
         print("\n".join(lines), flush=True)
         if failed:
             sys.exit(1)  # the other jobs' results are complete; the exit code tells of the failure
+
+
+def _save(path: Path, write: Callable[[Path], object]) -> Path | None:
+    """Write a file of the sweep's summary; None, and one warning line, when it cannot be."""
+    from harness.errors import warn
+
+    try:
+        write(path)
+    except OSError as exc:
+        warn(f"could not save {path}: {exc.strerror or exc}")
+        return None
+    return path

@@ -4,6 +4,7 @@ the CSV columns and the cells as the README's table shows them."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,46 @@ def test_the_table_headers() -> None:
         "#", "predictor", "model", "error", "RMSLE", "hits", "n", "unparseable", "cost", "date",
         "run",
     )  # fmt: skip
+
+
+def test_ties_with_the_leader_are_decided_after_a_holm_correction(monkeypatch) -> None:
+    """Three runs against the leader, two tests each: six p-values, Holm-corrected together. At
+    5% uncorrected all three would differ from the leader; after Holm (0.001 x 6 = 0.006,
+    0.03 x 5 = 0.15, 0.04 x 4 = 0.16, ...) only "clear" does."""
+    from harness import leaderboard
+    from harness.stats import PairedComparison
+
+    spreads = (("leader", 0.1, 1), ("clear", 0.2, 2), ("borderline", 0.3, 3), ("hits", 0.4, 4))
+    runs = [synthetic_run(name, spread, seed) for name, spread, seed in spreads]
+    p_values = {"clear": (0.001, 0.9), "borderline": (0.03, 0.5), "hits": (0.2, 0.04)}
+
+    def fake(a: list, b: list, **kwargs: Any) -> PairedComparison:
+        (name,) = [r.path.name for r in runs if r.records is b]
+        return PairedComparison(len(a), {}, *p_values[name], 0, 0)
+
+    monkeypatch.setattr(leaderboard, "paired_comparison", fake)
+    board = build(runs, reported=False, n_boot=0)
+    marks = {row.run: row.tie_with_leader for row in board.ranked}
+    assert marks == {"leader": "leader", "clear": "no", "borderline": "yes", "hits": "yes"}
+    ranks = [leaderboard_format.cells(row)[0] for row in board.ranked]
+    assert ranks == ["1", "2", "3 ≈", "4 ≈"]
+
+
+def test_every_legend_says_the_ties_are_holm_corrected() -> None:
+    board = build([synthetic_run("a", 0.3, 1), synthetic_run("b", 0.5, 2)], n_boot=20)
+    (line,) = [x for x in leaderboard_format.legend(board) if x.startswith("≈")]
+    assert "Holm" in line and "5%" in line
+    assert f"- {line}" in leaderboard_format.markdown(board).splitlines()
+    assert f"<p>{html.escape(line)}</p>" in leaderboard_format.to_html(board)
+
+
+def test_a_run_that_cannot_be_compared_with_the_leader_is_left_unmarked(capsys) -> None:
+    """Two canonical runs that disagree on a true price: no tie mark, one warning, the board."""
+    runs = [synthetic_run("leader", 0.1, 1), synthetic_run("odd", 0.3, 2)]
+    runs[1].records[0] = {**runs[1].records[0], "truth": 1234.5}
+    board = build(runs, reported=False, n_boot=20)
+    marks = {row.run: row.tie_with_leader for row in board.ranked}
+    assert marks == {"leader": "leader", "odd": None}
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("pricebench: warning: odd not compared with the leader leader: ")
+    assert "disagree on the true price" in warning

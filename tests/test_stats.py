@@ -20,6 +20,7 @@ from harness.stats import (
     Interval,
     PairedComparison,
     breakdown,
+    holm,
     metric_cis,
     paired_comparison,
 )
@@ -191,9 +192,10 @@ def test_paired_comparison_finds_a_known_difference(runs):
 @pytest.mark.parametrize(
     ("wilcoxon_p", "mcnemar_p", "significant"),
     [(0.01, 0.5, True), (0.5, 0.01, True), (0.01, 0.01, True), (0.5, 0.5, False),
-     (0.05, 0.05, False)],
+     (0.05, 0.05, False), (0.03, 0.5, False), (0.5, 0.024, True), (0.04, 0.04, False)],
 )  # fmt: skip
-def test_either_test_rejecting_is_significant(wilcoxon_p, mcnemar_p, significant):
+def test_either_test_rejecting_after_holm_is_significant(wilcoxon_p, mcnemar_p, significant):
+    # the two tests of one comparison are Holm-corrected: 0.03 alone is 0.06 once adjusted
     comparison = PairedComparison(250, {}, wilcoxon_p, mcnemar_p, 3, 4)
     assert comparison.significant(0.05) is significant
 
@@ -291,3 +293,26 @@ def test_breakdown_by_category(runs):
     toys = [r for r in records if r.get("category") == "Toys"]
     assert rows[1]["error"] == pytest.approx(np.mean([abs(r["guess"] - r["truth"]) for r in toys]))
     assert breakdown(records[:5], by="category")[0]["group"] == "Electronics"
+
+
+def test_holm_on_the_textbook_example():
+    # Wikipedia's Holm-Bonferroni example: four hypotheses at 5%; H4 (0.005) and H1 (0.01) are
+    # rejected, H3 (0.03) and H2 (0.04) are not. Adjusted: 4 x 0.005, 3 x 0.01, then
+    # max(2 x 0.03, 0.03) and max(1 x 0.04, 0.06).
+    adjusted = holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert [p < 0.05 for p in adjusted] == [True, False, False, True]
+
+
+def test_holm_is_monotone_and_capped_at_one():
+    # R: p.adjust(c(0.01, 0.02, 0.03, 0.04, 0.05), "holm") = 0.05 0.08 0.09 0.09 0.09
+    assert holm([0.01, 0.02, 0.03, 0.04, 0.05]) == pytest.approx([0.05, 0.08, 0.09, 0.09, 0.09])
+    assert holm([0.5, 0.9, 0.6]) == [1.0, 1.0, 1.0]
+    assert holm([0.04]) == [0.04] and holm([]) == []
+    assert holm([0.02, 0.02]) == pytest.approx([0.04, 0.04])  # ties: the same adjusted value
+
+
+@pytest.mark.parametrize("bad", [[float("nan")], [-0.1], [1.5]])
+def test_holm_refuses_what_is_not_a_p_value(bad):
+    with pytest.raises(ValueError, match="p-values must be between 0 and 1"):
+        holm(bad)

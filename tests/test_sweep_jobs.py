@@ -91,3 +91,75 @@ def test_an_optimized_metric_chooses_the_best_job(sweep_dir: Path, capsys) -> No
         sweep.SweepLeaderboard().on_multirun_end(config)
     median = results.read_metrics(sweep.read_jobs(sweep_dir)[0]["run_dir"])["median_error"]
     assert f"best: predictor.spread=0.2 median_error=${median:,.2f}" in capsys.readouterr().out
+
+
+def _end_of_sweep(sweep_dir: Path) -> int | str | None:
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}})
+    try:
+        sweep.SweepLeaderboard().on_multirun_end(config)
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def test_the_sweep_board_skips_a_bad_run_folder(sweep_dir: Path, capsys) -> None:
+    """A job recorded as done whose run folder is unreadable, and a better one whose metrics are a
+    list: each is one warning; the board and the best job come from the good run."""
+    tmp = sweep_dir.parent
+    bad = tmp / "results" / "run1"
+    (bad / results.METRICS_FILE).write_text("[1, 2]")
+    metrics = write_run(tmp / "results" / "run3", 0.01, 3)
+    truncated = tmp / "results" / "run3" / results.PREDICTIONS_FILE
+    truncated.write_text(truncated.read_text()[:-20])
+    sweep.record_job(sweep_dir / "3", ["predictor.spread=0.01"], run_dir=tmp / "results" / "run3",
+                     metrics=metrics)  # fmt: skip
+    assert _end_of_sweep(sweep_dir) == 1
+    captured = capsys.readouterr()
+    warnings = captured.err.splitlines()
+    assert len(warnings) == 2, captured.err
+    assert warnings[0].startswith(f"pricebench: warning: skipped {bad}: metrics.json holds a JSON")
+    assert warnings[1].startswith(f"pricebench: warning: skipped {tmp / 'results' / 'run3'}: ")
+    assert "predictions.jsonl line 50 is not valid JSON" in warnings[1]
+    out = captured.out
+    assert f"sweep {sweep_dir}: 3 job(s) done, 1 failed" in out
+    board = (sweep_dir / "leaderboard.md").read_text()
+    assert board.rstrip() in out and "| 1 | run0 |" in board
+    assert "run1" not in board and "run3" not in board
+    assert "best: predictor.spread=0.2 " in out  # run3 had the better record but cannot be read
+    assert "failed: predictor=replay: the replay predictor needs a path" in out
+
+
+def test_the_sweep_board_survives_garbled_job_records(sweep_dir: Path, capsys) -> None:
+    (sweep_dir / "4").mkdir()
+    (sweep_dir / "4" / sweep.JOB_FILE).write_text('{"overrides": ["a=1"], "stat')
+    (sweep_dir / "5").mkdir()
+    (sweep_dir / "5" / sweep.JOB_FILE).write_text("[1, 2, 3]")
+    (sweep_dir / "6").mkdir()
+    (sweep_dir / "6" / sweep.JOB_FILE).write_text('{"overrides": ["b=2"], "status": "failed"}')
+    (sweep_dir / "7").mkdir()
+    (sweep_dir / "7" / sweep.JOB_FILE).write_text('{"overrides": ["c=3"], "status": "ok"}')
+    assert _end_of_sweep(sweep_dir) == 1
+    captured = capsys.readouterr()
+    warnings = captured.err.splitlines()
+    assert warnings == [
+        f"pricebench: warning: skipped job record {sweep_dir / '4' / sweep.JOB_FILE}: "
+        "not valid JSON (truncated?)",
+        f"pricebench: warning: skipped job record {sweep_dir / '5' / sweep.JOB_FILE}: "
+        "not a JSON object",
+        "pricebench: warning: skipped job c=3: its record names no run folder",
+    ]
+    assert f"sweep {sweep_dir}: 3 job(s) done, 2 failed" in captured.out
+    assert "| 1 | run0 |" in captured.out and "best: predictor.spread=0.2 " in captured.out
+    assert "failed: b=2: (no error recorded)" in captured.out
+
+
+def test_a_sweep_whose_every_run_is_unreadable_still_reports(sweep_dir: Path, capsys) -> None:
+    for job in sweep.read_jobs(sweep_dir)[:2]:
+        (Path(job["run_dir"]) / results.METRICS_FILE).write_text("{}")
+    assert _end_of_sweep(sweep_dir) == 1
+    captured = capsys.readouterr()
+    assert len(captured.err.splitlines()) == 2
+    assert f"sweep {sweep_dir}: 2 job(s) done, 1 failed" in captured.out
+    assert "no readable run: no leaderboard" in captured.out
+    assert "failed: predictor=replay" in captured.out
+    assert not (sweep_dir / "leaderboard.md").exists()
