@@ -14,7 +14,7 @@ import math
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ class Item:
     category: str | None = None
     details: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Where it was read, for messages: ``file:line``, ``file: item N`` or ``source: row N``.
+    origin: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -87,13 +89,54 @@ def fingerprint(items: Iterable[Item]) -> str:
 
 
 def _price(value: Any, where: str) -> float:
+    """A price as a finite float: a number or a numeric string; anything else is refused."""
     try:
+        if isinstance(value, bool):  # (float(True) is 1.0)
+            raise TypeError
         price = float(value)
     except (TypeError, ValueError):
-        raise PricebenchError(f"{where}: price {value!r} is not a number") from None
+        raise PricebenchError(
+            f"{where}: price {value!r} is not a number; fix or remove that item"
+        ) from None
     if math.isnan(price):
-        raise PricebenchError(f"{where}: price is NaN")
+        raise PricebenchError(f"{where}: price NaN is not a number; fix or remove that item")
+    if math.isinf(price):
+        shown = repr(value) if isinstance(value, str) else ("-" if price < 0 else "") + "Infinity"
+        raise PricebenchError(
+            f"{where}: price {shown} is infinite; every price must be a finite number"
+        )
     return price
+
+
+def _index(value: Any, where: str) -> int:
+    """An item's index: a whole number (``3``, ``3.0``, ``"3"``), never a bool or a fraction."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise PricebenchError(f"{where}: index {value!r} is not a whole number") from None
+
+
+def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line of a UTF-8 file (a leading byte-order mark is
+    dropped); bytes that are not UTF-8 are one :class:`PricebenchError` naming the line."""
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            try:
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise PricebenchError(not_utf8(path, lineno, raw, exc.start)) from None
+            yield lineno, text
+
+
+def not_utf8(path: Path | str, lineno: int, line: bytes, start: int) -> str:
+    """The message for line ``lineno`` (``line``, bytes) whose byte ``start`` is not UTF-8."""
+    column = len(line[:start].decode("utf-8", errors="replace")) + 1
+    return (
+        f"{path}:{lineno}: not UTF-8 text (byte 0x{line[start]:02x} at column {column}); "
+        "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+    )
 
 
 # --- pricebench JSONL -------------------------------------------------------------------------
@@ -101,19 +144,18 @@ def _price(value: Any, where: str) -> float:
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PricebenchError(
-                    f"{path}:{lineno}: malformed JSON ({exc.msg}); fix or remove that line"
-                ) from None
-            if not isinstance(row, dict):
-                raise PricebenchError(f"{path}:{lineno}: expected a JSON object per line")
-            rows.append((lineno, row))
+    for lineno, line in decoded_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PricebenchError(
+                f"{path}:{lineno}: malformed JSON ({exc.msg}); fix or remove that line"
+            ) from None
+        if not isinstance(row, dict):
+            raise PricebenchError(f"{path}:{lineno}: expected a JSON object per line")
+        rows.append((lineno, row))
     return rows
 
 
@@ -132,17 +174,31 @@ def load_jsonl(path: str | Path) -> list[Item]:
         details = row.get("details")
         if isinstance(details, str):
             details = _details_from_json(details, where)
+        elif details is not None and not isinstance(details, dict):
+            raise PricebenchError(
+                f"{where}: details {_short(details)} is not an object; give a JSON object of the "
+                "product's attributes, or null"
+            )
+        category = row.get("category")
+        if category is not None and not isinstance(category, str):
+            raise PricebenchError(f"{where}: category {_short(category)} is not text (or null)")
         items.append(
             Item(
-                index=int(row.get("index", position)),
+                index=_index(row.get("index", position), where),
                 title=str(row["title"]),
                 price=_price(row["price"], where),
                 text=test_prompt(str(row["text"])),
-                category=row.get("category"),
+                category=category,
                 details=details,
+                origin=where,
             )
         )
     return items
+
+
+def _short(value: Any, width: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= width else shown[:width] + "..."
 
 
 def _details_from_json(text: str, where: str) -> dict[str, Any] | None:
@@ -206,6 +262,7 @@ def load_pickle(path: str | Path) -> list[Item]:
                 text=test_prompt(str(attrs["prompt"])),
                 category=attrs.get("category"),
                 details=_details_from_json(details, where) if isinstance(details, str) else None,
+                origin=where,
             )
         )
     return items
@@ -250,12 +307,14 @@ def load_hub(
     items = []
     for position, row in enumerate(table):
         text = str(row["text"])
+        where = f"{source}: row {position}"
         items.append(
             Item(
                 index=position,
                 title=title_from_text(text),
-                price=_price(row["price"], f"{source}: row {position}"),
+                price=_price(row["price"], where),
                 text=test_prompt(text),
+                origin=where,
             )
         )
     return items
@@ -307,14 +366,24 @@ def resolve_test_file(path: str | Path | None) -> Path | None:
 
 
 def check_test_items(items: Sequence[Item], source: str) -> None:
-    """Refuse a test set that cannot be scored."""
+    """Refuse a test set that cannot be scored: no items, a price not above 0 (or not finite), or
+    an index given twice (a recording is matched to the items by index)."""
     if not items:
         raise PricebenchError(f"{source} holds no items")
+    first_at: dict[int, Item] = {}
     for position, item in enumerate(items):
-        if not item.price > 0:
+        where = item.origin or f"{source}: test item {position}"
+        if not (item.price > 0 and math.isfinite(item.price)):
             raise PricebenchError(
-                f"{source}: test item {position} ({item.title[:40]!r}) has price {item.price}; "
-                "every test price must be above 0"
+                f"{where}: price {item.price:.15g} is not above 0 ({item.title[:40]!r}); "
+                "every test price must be a finite number above 0"
+            )
+        earlier = first_at.setdefault(item.index, item)
+        if earlier is not item:
+            first = earlier.origin.rpartition(":")[2] if earlier.origin else ""
+            seen = f"first on line {first}" if first.isdigit() else f"first at {earlier.origin}"
+            raise PricebenchError(
+                f"{where}: index {item.index} again ({seen}); every test item needs its own index"
             )
 
 
@@ -380,9 +449,15 @@ def load_dataset(
     ``train_sample.jsonl`` plus the test rows after the fixed set. Any training item whose text
     equals a test item's is dropped and counted.
     """
-    if size is None or int(size) < 1:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise PricebenchError(f"data.size must be a positive number of items, not {size!r}")
-    size = int(size)
+    if train_size is not None and (
+        isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < 1
+    ):
+        raise PricebenchError(
+            f"data.train_size must be a positive number of items (or null for all), "
+            f"not {train_size!r}"
+        )
     test_file = resolve_test_file(path)
     if test_file is None:
         print(
@@ -399,7 +474,7 @@ def load_dataset(
             f"{source} holds {len(all_test)} items but data.size={size}; lower data.size"
         )
     test = list(all_test[:size])
-    check_test_items(test, source)
+    check_test_items(all_test if test_file is not None else test, source)
     digest = fingerprint(test)
     dataset = Dataset(test, source, digest, digest == CANONICAL_FINGERPRINT)
     if need_train:

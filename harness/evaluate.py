@@ -122,8 +122,7 @@ def build_records(
         if item.category:
             record["category"] = item.category
         if scores.clipped[i]:
-            original = prediction.guess
-            record["clipped_from"] = None if math.isnan(original) else original
+            record["clipped_from"] = _as_json(prediction.guess)
         for key in ("raw", "input_tokens", "output_tokens", "cost", "latency"):
             value = getattr(prediction, key)
             if value is not None:
@@ -131,6 +130,41 @@ def build_records(
         record.update(prediction.extra)
         records.append(record)
     return records
+
+
+def _as_json(guess: float) -> float | str | None:
+    """A clipped guess as strict JSON holds it: NaN as null, an infinite one as ``"inf"`` or
+    ``"-inf"`` (JSON has no infinity), any other as itself."""
+    if math.isnan(guess):
+        return None
+    if math.isinf(guess):
+        return "inf" if guess > 0 else "-inf"
+    return guess
+
+
+def clipped_kinds(guesses: Sequence[float]) -> dict[str, int]:
+    """How many guesses were scored as $0 for each reason, in the order NaN, infinite, below 0
+    (a reason none of them had is left out)."""
+    kinds = {"NaN": 0, "infinite": 0, "below 0": 0}
+    for guess in guesses:
+        if math.isnan(guess):
+            kinds["NaN"] += 1
+        elif math.isinf(guess):
+            kinds["infinite"] += 1
+        elif guess < 0:
+            kinds["below 0"] += 1
+    return {kind: count for kind, count in kinds.items() if count}
+
+
+def clipped_note(guesses: Sequence[float]) -> str | None:
+    """``4 guesses were scored as $0: 1 NaN, 2 infinite, 1 below 0`` (None when none was)."""
+    kinds = clipped_kinds(guesses)
+    total = sum(kinds.values())
+    if not total:
+        return None
+    parts = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    guesses_were = "1 guess was" if total == 1 else f"{total} guesses were"
+    return f"{guesses_were} scored as $0: {parts}"
 
 
 def _versions() -> dict[str, str]:
@@ -142,11 +176,16 @@ def _notes(
     dataset: Dataset,
     records: Sequence[dict[str, Any]] = (),
     predictor_notes: Sequence[str] = (),
+    guesses: Sequence[float] = (),
 ) -> list[str]:
-    """What a reader of the summary line should know about how it was scored."""
+    """What a reader of the summary line should know about how it was scored (``guesses``: as
+    predicted, before clipping)."""
     notes = list(predictor_notes)
-    if summary["clipped"]:
-        notes.append(f"{summary['clipped']} guess(es) were NaN or below 0 and scored as $0")
+    clipped = clipped_note(guesses)
+    if clipped:
+        notes.append(clipped)
+    elif summary["clipped"]:  # (no guesses given)
+        notes.append(f"{summary['clipped']} guess(es) were NaN, infinite or below 0: scored as $0")
     if dataset.train_dropped_overlap:
         notes.append(
             f"dropped {dataset.train_dropped_overlap} training item(s) whose text is a test item's"
@@ -204,6 +243,12 @@ def _fit_and_predict(
     dataset = load_dataset(**settings.data, need_train=need_train)
     loaded = time.perf_counter()
     if need_train and not dataset.train:
+        if dataset.train_dropped_overlap:
+            raise PricebenchError(
+                f"{settings.name} needs training items and all "
+                f"{dataset.train_dropped_overlap} in {dataset.train_source} are test items "
+                "(dropped, to keep the test unseen); set data.train_path to other items"
+            )
         raise PricebenchError(
             f"{settings.name} needs training items and none were found; set data.train_path"
         )
@@ -247,7 +292,8 @@ def evaluate(
         title = settings.title or label_of(predictor) or settings.name
         line = summary_line(title, summary)
         extra = run_summary_of(predictor)
-        notes = _notes(summary, dataset, records, notes_of(predictor))
+        guesses = [p.guess for p in predictions]
+        notes = _notes(summary, dataset, records, notes_of(predictor), guesses)
         if notes:
             extra["notes"] = notes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -25,7 +26,14 @@ def use_colour(setting: str | bool, stream: TextIO = sys.stdout) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
+# Control characters (newlines, tabs, the escape that starts a terminal sequence) in a title
+# would break the one-line-per-item layout or drive the terminal: each is shown as a space.
+_CONTROL = {code: " " for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
+
+
 def short_title(title: str, width: int = 40) -> str:
+    """The title as plain text on one line, cut to ``width`` characters."""
+    title = title.translate(_CONTROL)
     return title if len(title) <= width else title[:width] + "..."
 
 
@@ -50,19 +58,23 @@ def save_chart(
     colours: Sequence[str],
     title: str,
 ) -> Path:
-    """Truth against guess, coloured like the per-item lines, with the y = x line; headless."""
+    """Truth against guess, coloured like the per-item lines, with the y = x line; headless.
+
+    ``title`` is drawn as typed (no mathtext: a `$` is a dollar). The axes span the largest
+    finite value, so a value that is not finite cannot make them fail."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(12, 8))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    top = max(max(truths, default=1), max(guesses, default=1))
+    finite = [v for v in (*truths, *guesses) if math.isfinite(v)]
+    top = max(finite, default=1.0) or 1.0
     axes.plot([0, top], [0, top], color="deepskyblue", lw=2, alpha=0.6)
     axes.scatter(truths, guesses, s=3, c=list(colours))
     axes.set_xlabel("Ground Truth")
     axes.set_ylabel("Model Estimate")
     axes.set_xlim(0, top)
     axes.set_ylim(0, top)
-    axes.set_title(title)
+    axes.set_title(title, parse_math=False)  # a title is plain text: `$` is a dollar, not mathtext
     return atomic_write(path, lambda f: figure.savefig(f, format="png", dpi=80), binary=True)
