@@ -12,11 +12,13 @@ stops a run whose estimate is too high before its first request (``predictors.co
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,19 +28,25 @@ from harness.errors import PricebenchError, first_line
 from harness.predictor import Prediction, PredictorBase
 from harness.secrets import api_key_from_env
 from predictors import cost_guard
-from predictors.llm_transport import CallFailed, Refused, Watch, console, send
+from predictors.llm_transport import CallFailed, NotACompletion, Refused, Watch, console, send
 from predictors.model_families import adaptation, describe, omitted, request_params
 from predictors.prompts import (
     PREFILL,
     REMOVE,
     SYSTEM_PROMPT,
     USER_TEMPLATE,
+    Parse,
     build_messages,
     parse_price,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 EARLY_CUT_OFF = 3  # this many first replies all cut off by the budget: the budget is too small
+EARLY_UNREADABLE = 3  # this many first replies none of them a chat completion: the wrong endpoint
+# What the response cache must hold for an entry to be used, with the types each must have.
+ENTRY_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "text": str, "input_tokens": int, "output_tokens": int, "cost": (int, float),
+}  # fmt: skip
 SETTING_OF = {  # a refused request parameter -> the config key behind it
     "max_tokens": "max_tokens", "max_completion_tokens": "max_tokens",
     "reasoning_effort": "reasoning_effort", "temperature": "temperature", "seed": "seed",
@@ -47,7 +55,8 @@ SETTING_OF = {  # a refused request parameter -> the config key behind it
 
 class ChatPricer(PredictorBase):
     """Asks a chat model for the price, the course's way: system prompt, the item's description,
-    the assistant prefill ``Price is $``; then reads the first number of the reply."""
+    the assistant prefill ``Price is $``; then reads the reply as ``parse`` says (``course``:
+    the course's ``get_price``; ``lenient``: signs and ``k``/``thousand`` too)."""
 
     requires_fit = False
 
@@ -74,7 +83,8 @@ class ChatPricer(PredictorBase):
         user_template: str = USER_TEMPLATE,
         prefill: str | None = PREFILL,
         remove: Sequence[str] = REMOVE,
-        on_unparseable: str = "zero",
+        on_unparseable: Literal["zero", "fail"] = "zero",
+        parse: Parse = "course",
         input_price: float = 0.0,
         output_price: float = 0.0,
         max_cost: float | None = None,
@@ -109,6 +119,7 @@ class ChatPricer(PredictorBase):
         self.prefill = prefill
         self.remove = remove
         self.on_unparseable = on_unparseable
+        self.parse = parse
         self.input_price = input_price
         self.output_price = output_price
         self.max_cost = max_cost
@@ -145,38 +156,15 @@ class ChatPricer(PredictorBase):
         return (os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
     def _check(self) -> None:
-        if self.on_unparseable not in ("zero", "fail"):
-            raise PricebenchError(
-                f"predictor.on_unparseable must be zero or fail, not {self.on_unparseable!r}"
-            )
+        """The settings' types and ranges (as a config's are checked when composed, for a
+        predictor built in Python), then what they must hold together."""
+        from harness.config_check import check_settings
+
+        names = [n for n in inspect.signature(ChatPricer.__init__).parameters if n != "self"]
+        check_settings(ChatPricer, {n: getattr(self, n) for n in names})
         if not self.model and not self.job_id and not self.suffix:
             raise PricebenchError(
                 "set predictor.model=NAME, predictor.job_id=ftjob-... or predictor.suffix=SUFFIX"
-            )
-        numbers = {
-            "concurrency": (self.concurrency, 1), "max_tokens": (self.max_tokens, 1),
-            "timeout": (self.timeout, 0.001), "max_retries": (self.max_retries, 0),
-            "circuit_breaker": (self.circuit_breaker, 0),
-            "rate_limit_wait": (self.rate_limit_wait, 0), "max_cost": (self.max_cost, 0),
-            "batch_poll_seconds": (self.batch_poll_seconds, 0.001),
-            "batch_price_factor": (self.batch_price_factor, 0),
-        }  # fmt: skip
-        for key, (value, least) in numbers.items():
-            if value is None and key == "max_cost":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
-                raise PricebenchError(
-                    f"predictor.{key} must be a number of at least {least:g}, not {value!r}"
-                )
-        for key in ("batch", "batch_api", "cache_enabled"):
-            if not isinstance(getattr(self, key), bool):
-                raise PricebenchError(
-                    f"predictor.{key} must be true or false, not {getattr(self, key)!r}"
-                )
-        if self.reasoning_effort is not None and not isinstance(self.reasoning_effort, str):
-            raise PricebenchError(
-                f"predictor.reasoning_effort must be a word such as low, or null, not "
-                f"{self.reasoning_effort!r}"
             )
 
     def request_body(self, item: Item, model: str) -> dict[str, Any]:
@@ -256,9 +244,9 @@ class ChatPricer(PredictorBase):
             bool(self.quiet), self._say, concurrency=lambda: self.limiter_.current,
         )  # fmt: skip
         failures: list[tuple[int, str, int]] = []
+        not_completions: list[tuple[int, str]] = []
         unreadable: list[tuple[int, str]] = []
         loop = asyncio.new_event_loop()
-        tasks: list[asyncio.Task[None]] = []
         try:
             model = self.model_ = loop.run_until_complete(self._model())
             self._guard_cost(items, model)
@@ -266,11 +254,17 @@ class ChatPricer(PredictorBase):
                 loop.run_until_complete(self._batch(items, model))
             finished: asyncio.Queue[tuple[int, Prediction | BaseException]] = asyncio.Queue()
 
+            replies = {"completions": 0, "not": 0}
+
             async def one(position: int, item: Item) -> None:
                 try:
-                    finished.put_nowait((position, await self._one(position, item, model)))
+                    prediction = await self._one(position, item, model)
+                    replies["completions"] += 1
+                    finished.put_nowait((position, prediction))
                 except Exception as exc:
-                    if isinstance(exc, PricebenchError):
+                    replies["not"] += isinstance(exc, NotACompletion)
+                    early = not replies["completions"] and replies["not"] >= EARLY_UNREADABLE
+                    if isinstance(exc, PricebenchError) or early:
                         self.halted_ = True  # the run stops: send nothing more meanwhile
                     finished.put_nowait((position, exc))
 
@@ -280,11 +274,17 @@ class ChatPricer(PredictorBase):
                 except PricebenchError as exc:
                     finished.put_nowait((-1, exc))
 
-            tasks = [loop.create_task(one(i, item)) for i, item in enumerate(items)]
-            tasks.append(loop.create_task(watch()))
+            # held here: the loop keeps only weak references to its tasks
+            self.tasks_ = [loop.create_task(one(i, item)) for i, item in enumerate(items)]
+            self.tasks_.append(loop.create_task(watch()))
             answered = cut_off = 0
             for _ in items:
                 position, outcome = loop.run_until_complete(finished.get())
+                if isinstance(outcome, NotACompletion):
+                    not_completions.append((position, str(outcome)))
+                    if not answered and len(not_completions) == EARLY_UNREADABLE:
+                        raise PricebenchError(self._not_completions(not_completions, early=True))
+                    continue
                 if isinstance(outcome, CallFailed):
                     failures.append((position, str(outcome), outcome.retries))
                     continue
@@ -298,15 +298,16 @@ class ChatPricer(PredictorBase):
                     raise PricebenchError(self._cut_off_message(answered, early=True))
                 yield position, outcome
         finally:
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            if self.client_ is not None:
-                loop.run_until_complete(self.client_.close())
-            loop.close()
-            self.cache_.close()
-        self._raise_for(failures, unreadable, len(items))
+            self.halted_ = True
+            try:
+                _close_loop(loop, self.client_)
+            finally:
+                for task in self.tasks_:  # one that Ctrl-C ended holds it: taken, not logged
+                    if task.done() and not task.cancelled():
+                        task.exception()
+                self.tasks_ = []
+                self.cache_.close()
+        self._raise_for(failures, not_completions, unreadable, len(items))
 
     def _cut_off_message(self, n: int, early: bool) -> str:
         which = f"the first {n} replies were all" if early else f"{n} replies were"
@@ -319,14 +320,35 @@ class ChatPricer(PredictorBase):
             f"predictor.reasoning_effort (now {effort})"
         )
 
-    def _raise_for(self, failures: list[tuple[int, str, int]], unreadable: list[tuple[int, str]],
+    def _not_completions(
+        self, found: list[tuple[int, str]], n: int = 0, early: bool = False
+    ) -> str:
+        """What to say when replies were not chat completions: the endpoint is not one."""
+        position, why = min(found)
+        which = (
+            f"the first {len(found)} replies were not chat completions"
+            if early
+            else f"{len(found)} of {n} requests were answered with something that is not a chat "
+            "completion"
+        )
+        return (
+            f"{which} (first: item {position}: {why}); check predictor.base_url "
+            f"({self.resolved_base_url}): it must be an OpenAI-compatible endpoint, which most "
+            "end in /v1"
+        )
+
+    def _raise_for(self, failures: list[tuple[int, str, int]],
+                   not_completions: list[tuple[int, str]], unreadable: list[tuple[int, str]],
                    n: int) -> None:  # fmt: skip
+        if not_completions:
+            raise PricebenchError(self._not_completions(not_completions, n))
         if failures:
             position, why, retries = min(failures)
+            tries = f"after {retries} {'retry' if retries == 1 else 'retries'}"
             raise PricebenchError(
-                f"{len(failures)} of {n} requests failed after {retries} retries "
-                f"(first: item {position}: {why}); answered requests are cached, so a rerun "
-                "repeats only the failed ones"
+                f"{len(failures)} of {n} requests failed (first: item {position}, "
+                f"{tries if retries else 'not retried'}: {why}); answered requests are cached, "
+                "so a rerun repeats only the failed ones"
             )
         if unreadable and self.on_unparseable == "fail":
             position, raw = min(unreadable)
@@ -347,16 +369,52 @@ class ChatPricer(PredictorBase):
             key = ResponseCache.key(self.resolved_base_url, model, body)
             if key in pending or key in self.known_:
                 continue
-            entry = self.cache_.get(key)
+            entry = self._cached(key)
             if entry is None:
                 pending[key] = body
             else:
                 self.known_[key] = entry  # read once: the items' own lookups take it from here
         return pending
 
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        """The cache's entry for ``key`` if it holds what a prediction needs; an entry that does
+        not (not JSON, fields missing or of the wrong type) is noted and taken as absent, so its
+        request is sent again and its row overwritten."""
+        entry = self.cache_.get(key)
+        if entry is None:
+            return None
+        missing = [name for name in ENTRY_FIELDS if name not in entry]
+        if missing:
+            self.cache_.note_unreadable(key, f"lacks {', '.join(missing)}")
+            return None
+        for name, kind in ENTRY_FIELDS.items():
+            value = entry[name]
+            if isinstance(value, bool) or not isinstance(value, kind):
+                what = "text" if kind is str else "a number"
+                self.cache_.note_unreadable(key, f"{name} is not {what}: {value!r:.40}")
+                return None
+        return entry
+
+    def _warn_unreadable(self) -> None:
+        """One warning line for the cache entries that could not be read, once a run."""
+        found = self.cache_.unreadable
+        if not found or getattr(self, "warned_unreadable_", False):
+            return
+        self.warned_unreadable_ = True
+        n = len(found)
+        rows = "stored reply" if n == 1 else "stored replies"
+        requests = "its request is" if n == 1 else "their requests are"
+        reply = "the reply" if n == 1 else "the replies"
+        self._say(
+            f"warning: {n} {rows} in the response cache {self.cache_.path} cannot be read "
+            f"(first: {next(iter(found.values()))}); {requests} sent again and {reply} stored "
+            "anew"
+        )
+
     def _guard_cost(self, items: Sequence[Item], model: str) -> None:
         """Estimate what the requests not in the cache will cost; stop above ``max_cost``."""
         pending = self._pending(items, model)
+        self._warn_unreadable()
         factor = float(self.batch_price_factor) if self.batch else 1.0
         found = cost_guard.estimate(pending.values(), self.input_price, self.output_price, factor)
         self.estimate_ = found
@@ -370,10 +428,16 @@ class ChatPricer(PredictorBase):
         if not job_id and self.suffix:
             from harness.registry import find_job
 
-            record = find_job(self.registry or "results/finetunes.jsonl", self.suffix)
+            registry = Path(self.registry or "results/finetunes.jsonl")
+            if registry.is_dir():
+                raise PricebenchError(
+                    f"predictor.registry {registry} is a folder: give the registry file "
+                    "pricebench-finetune writes (results.dir's finetunes.jsonl)"
+                )
+            record = find_job(registry, self.suffix)
             if record.get("status") == "succeeded" and record.get("model"):
                 return str(record["model"])
-            job_id = record["job_id"]
+            job_id = str(record["job_id"])
         if not job_id:
             return str(self.model)
         import openai
@@ -453,7 +517,7 @@ class ChatPricer(PredictorBase):
             if key in self.batch_failures_:
                 self.stats_["failed"] += 1
                 raise CallFailed(f"in batch {self.batch_id_}: {self.batch_failures_[key]}", 0)
-            entry = self.known_.pop(key, None) or self.cache_.get(key)
+            entry = self.known_.pop(key, None) or self._cached(key)
             fresh = key in self.fresh_
             if entry is None:
                 try:
@@ -505,7 +569,7 @@ class ChatPricer(PredictorBase):
         self.stats_["cost_fresh"] += entry["cost"]
         if not cached:
             self.stats_["cost"] += entry["cost"]
-        guess = parse_price(entry["text"])
+        guess = parse_price(entry["text"], self.parse)
         extra: dict[str, Any] = {"cached": cached, "retries": 0 if cached else entry["retries"]}
         if guess is None:
             self.stats_["unparseable"] += 1
@@ -543,14 +607,14 @@ class ChatPricer(PredictorBase):
         started = time.perf_counter()
         try:
             raw, retries = await send(post, self.watch_, self.limiter_.record, f"item {position}")
-            completion = raw.parse()
-            entry = self._entry(completion, body, None, retries)
         except CallFailed as exc:
             self._count_failure(exc.retries, congested=False)
             raise
+        try:
+            entry = self._entry(raw.parse(), body, None, retries)
         except (openai.APIError, AttributeError, IndexError, TypeError, ValueError) as exc:
-            self._count_failure(0, congested=False)
-            raise CallFailed(first_line(exc), 0) from None
+            self._count_failure(retries, congested=False)
+            raise NotACompletion(_what_came(raw, exc), retries) from None
         latency = entry["latency"] = time.perf_counter() - started
         self.limiter_.record(congested=retries > 0)
         self.stats_["requests"] += 1
@@ -650,3 +714,41 @@ def _parse_completion(body: dict[str, Any]) -> Any:
     from openai.types.chat import ChatCompletion
 
     return ChatCompletion.model_validate(body)
+
+
+def _what_came(raw: Any, exc: BaseException) -> str:
+    """A reply that is not a chat completion, described: status, content type, and whether the
+    body is JSON at all."""
+    import json
+
+    response = getattr(raw, "http_response", None)
+    if response is None:
+        return first_line(exc)
+    content_type = response.headers.get("content-type") or "no content-type"
+    try:
+        text = response.text
+        json.loads(text)
+    except ValueError:
+        kind = f"not JSON: {text[:40]!r}"
+    else:
+        kind = f"JSON that is not a chat completion ({first_line(exc)})"
+    return f"HTTP {response.status_code} ({content_type}), {kind}"
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    """End every task still on ``loop`` (the requests, the watch, a wait that Ctrl-C broke off),
+    close the HTTP client, then the loop, so nothing is left to run on a closed loop. A second
+    Ctrl-C meanwhile stops the waiting, not the closing."""
+    try:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if client is not None:
+            loop.run_until_complete(client.close())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.close()

@@ -32,6 +32,11 @@ class CallFailed(Exception):
         self.retries = retries
 
 
+class NotACompletion(CallFailed):
+    """A request answered (HTTP 2xx) with something that is not a chat completion: not retried,
+    since the same endpoint answers the same way."""
+
+
 class Refused(Exception):
     """A 400 for a parameter or value the model does not take (OpenAI's documented codes)."""
 

@@ -50,5 +50,12 @@ def latest_metrics(tmp_path: Path) -> dict:
     return results.read_metrics(latest_run(tmp_path))
 
 
+def no_run(tmp_path: Path, folder: str = "r") -> bool:
+    """Whether no run was stored under ``tmp_path/folder`` (the folder itself may exist: a run
+    checks that it can write there before anything is paid for)."""
+    results_dir = tmp_path / folder
+    return not results_dir.exists() or not any(results_dir.iterdir())
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("pricebench: error:")]

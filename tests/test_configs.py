@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from harness.paths import CONF_DIR
+from tests.llm_helpers import no_run
 
 PREDICTORS = sorted(p.stem for p in (Path(CONF_DIR) / "predictor").glob("*.yaml"))
 HEAVY = ("sklearn", "gensim", "openai", "wandb", "matplotlib", "datasets", "torch")
@@ -130,7 +131,7 @@ def test_the_cli_says_a_wrong_type_in_one_line(tmp_path: Path) -> None:
         "pricebench: error: Error merging override data.size=abc: Value 'abc' of type 'str' "
         "could not be converted to Integer"
     ]
-    assert not (tmp_path / "r").exists()
+    assert no_run(tmp_path)
 
 
 def test_the_optimised_metric_defaults_to_error_and_is_checked() -> None:

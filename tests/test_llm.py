@@ -17,7 +17,7 @@ import pytest
 
 from harness import results
 from tests.conftest import DATA_DIR, REFERENCE_DIR, only_run, read_json, reported_line, run_cli
-from tests.llm_helpers import KEY, course_prompts, latest_metrics, latest_run, run_llm
+from tests.llm_helpers import KEY, course_prompts, latest_metrics, latest_run, no_run, run_llm
 from tests.openai_server import FakeOpenAI, Reply, closed_port, recorded_replies
 
 pytestmark = pytest.mark.slow
@@ -133,9 +133,9 @@ def test_a_timeout_fails_the_run_in_one_line_and_the_rerun_repeats_only_that_ite
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
         assert line.startswith(
-            "pricebench: error: 1 of 20 requests failed after 1 retries (first: item 3"
+            "pricebench: error: 1 of 20 requests failed (first: item 3, after 1 retry: "
         )
-        assert "cached" in line and not (tmp_path / "r").exists()
+        assert "cached" in line and no_run(tmp_path)
         assert len(server.chat_requests()) == 21  # 19 answered + 2 attempts at item 3
         state["slow"] = False
         rerun = run_llm(tmp_path, server.base_url, "data.size=20", "predictor.timeout=0.5")
@@ -160,7 +160,9 @@ def test_connection_refused_trips_the_circuit_breaker_in_one_line(tmp_path: Path
     # without the breaker every item is tried, and each failure is counted
     off = run_cli(*args, "data.size=5", "predictor.max_retries=0", "predictor.circuit_breaker=0",
                   cwd=tmp_path, env={"OPENAI_API_KEY": KEY})  # fmt: skip
-    assert off.returncode == 2 and "5 of 5 requests failed after 0 retries" in off.stderr
+    assert (
+        off.returncode == 2 and "5 of 5 requests failed (first: item 0, not retried" in off.stderr
+    )
     assert "Connection error" in off.stderr
 
 
@@ -187,8 +189,9 @@ def test_garbage_bodies_are_failures_not_zeros(tmp_path: Path) -> None:
     garbage = FakeOpenAI(chat=lambda body, n: Reply(raw_body=b"<html>oops</html>"))
     with garbage as server:
         proc = run_llm(tmp_path, server.base_url, "data.size=3", "predictor.max_retries=0")
-    assert proc.returncode == 2 and "3 of 3 requests failed" in proc.stderr
-    assert not (tmp_path / "r").exists()
+    assert proc.returncode == 2, proc.stderr
+    assert "the first 3 replies were not chat completions (first: item 0: HTTP 200" in proc.stderr
+    assert no_run(tmp_path)
 
 
 def test_a_run_killed_part_way_resumes_without_repeating_an_answered_request(tmp_path) -> None:

@@ -11,7 +11,14 @@ import pytest
 from harness import results
 from tests.conftest import REFERENCE_DIR, reported_line
 from tests.fake_reasoning import REASONING_TOKENS, reasoning_model
-from tests.llm_helpers import course_prompts, error_lines, latest_metrics, latest_run, run_llm
+from tests.llm_helpers import (
+    course_prompts,
+    error_lines,
+    latest_metrics,
+    latest_run,
+    no_run,
+    run_llm,
+)
 from tests.openai_server import FakeOpenAI, Reply, recorded_replies
 
 pytestmark = pytest.mark.slow
@@ -88,7 +95,7 @@ def test_a_budget_the_reasoning_uses_up_stops_the_run_naming_both_settings(
     assert (
         "predictor.max_tokens (now 8)" in line and "predictor.reasoning_effort (now high)" in line
     )
-    assert not (tmp_path / "r").exists()  # nothing scored as $0 guesses
+    assert no_run(tmp_path)  # nothing scored as $0 guesses
     assert sent < 250  # stopped early, not after paying for every item
 
 
