@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from finetune import jobs
 from harness import registry, results, schema
 from harness.data import load_dataset
-from harness.errors import PricebenchError
+from harness.errors import PricebenchError, first_line
 from harness.paths import CONF_DIR
 
 STAGES = ("prepare", "upload", "create", "follow")
@@ -35,14 +37,30 @@ def _plain(node: DictConfig) -> dict[str, Any]:
     return {str(key): value for key, value in container.items()}
 
 
+def _read_state(path: Path) -> dict[str, Any]:
+    """``state.json`` as written by a stage; refused in one line when it is not."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PricebenchError(
+            f"{path} cannot be read ({first_line(exc)}): fix it, or delete it and rerun "
+            "stage=prepare (a job it names can still be followed with job_id=...)"
+        ) from None
+    if not isinstance(state, dict):
+        raise PricebenchError(
+            f"{path} holds {type(state).__name__}, not an object: delete it and rerun stage=prepare"
+        )
+    return state
+
+
 class Workflow:
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
         self.out = Path(cfg.output_dir)
         self.state_path = self.out / "state.json"
-        self.state: dict[str, Any] = (
-            json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
-        )
+        self.state: dict[str, Any] = _read_state(self.state_path)
         self._client: Any = None
 
     @property
@@ -153,21 +171,160 @@ class Workflow:
             "trained_tokens": job.trained_tokens,
         })  # fmt: skip
         if self.cfg.wandb.log:
-            config = {**self.settings(), "job_id": job.id, "training_file": job.training_file,
-                      "validation_file": job.validation_file, "train_size": self.cfg.train_size,
-                      "validation_size": self.cfg.validation_size}  # fmt: skip
-            rows = jobs.result_rows(self.client, job)
-            jobs.log_to_wandb(_plain(self.cfg.wandb), config, job, metrics, rows)
+            try:
+                self.log_to_wandb(job, metrics)
+            except KeyboardInterrupt:
+                print(
+                    f"\nstopped logging {job.id} to W&B; finish it with: "
+                    f"pricebench-finetune stage=follow job_id={job.id}",
+                    file=sys.stderr,
+                )
+                sys.exit(130)
         if job.status != "succeeded":
             raise PricebenchError(f"fine-tuning job {job.id} {job.status}: {jobs.job_error(job)}")
         print(f"fine-tuned model: {job.fine_tuned_model}")
         print(f"evaluate it with: pricebench predictor=fine_tuned predictor.job_id={job.id}")
 
+    def training_files(self, job: Any) -> list[Path]:
+        """The prepared files ``job`` was trained on, when they are still here unchanged (in
+        this output_dir, or the one the registry recorded when the job was created)."""
+        folders = [self.out]
+        record = _registry_record(self.cfg.registry, job.id)
+        if record.get("output_dir"):
+            folders.append(Path(record["output_dir"]))
+        for folder in folders:
+            state = self.state if folder == self.out else _read_state(folder / "state.json")
+            if not job.training_file or state.get("training_file") != job.training_file:
+                continue
+            prepared = state.get("prepared") or {}
+            paths = []
+            for name, key in (("training", "training_file"), ("validation", "validation_file")):
+                entry = prepared.get(name) or {}
+                path = Path(entry.get("path") or folder / "missing")
+                if state.get(key) and path.is_file() and _sha256(path) == entry.get("sha256"):
+                    paths.append(path)
+            if paths:
+                return paths
+        print(f"note: the files {job.id} was trained on are not in {self.out} as prepared; "
+              "W&B gets no artifact of them")  # fmt: skip
+        return []
 
-def run(cfg: DictConfig) -> None:
+    def log_to_wandb(self, job: Any, metrics: list[dict[str, Any]]) -> None:
+        """The job in its own W&B run; a run that holds it already is resumed for what it lacks,
+        and not opened at all when it lacks nothing (the registry records what it holds)."""
+        settings = _plain(self.cfg.wandb)
+        rows = jobs.result_rows(self.client, job)
+        steps = jobs.step_rows(metrics, rows)
+        run_id = jobs.wandb_run_id(job.id)
+        where = {"run_id": run_id, "project": settings.get("project") or "pricebench",
+                 "entity": settings.get("entity")}  # fmt: skip
+        held = _registry_record(self.cfg.registry, job.id).get("wandb") or {}
+        same_run = all(held.get(k) == v for k, v in where.items())
+        last = steps[-1][0] if steps else -1
+        if same_run and held.get("status") == job.status and held.get("step", -2) >= last:
+            print(f"W&B run {run_id} already holds this job ({len(steps)} steps); nothing to log")
+            return
+        config = {**self.settings(), "job_id": job.id, "training_file": job.training_file,
+                  "validation_file": job.validation_file, "train_size": self.cfg.train_size,
+                  "validation_size": self.cfg.validation_size}  # fmt: skip
+        logged = jobs.log_to_wandb(
+            settings, config, job, metrics, rows,
+            logged_step=held.get("step") if same_run else None,
+            files=self.training_files(job),
+        )  # fmt: skip
+        if logged is not None:
+            registry.record_job(self.cfg.registry, {
+                "job_id": job.id, "wandb": {**where, "step": logged, "status": job.status},
+            })  # fmt: skip
+
+
+def _registry_record(path: str, job_id: str) -> dict[str, Any]:
+    return next((r for r in registry.read_registry(path) if r.get("job_id") == job_id), {})
+
+
+def _whole(cfg: DictConfig, key: str, least: int) -> None:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise PricebenchError(f"{key}={value!r}: must be a whole number of at least {least}")
+
+
+def _number(
+    cfg: DictConfig, key: str, above: float | None = None, least: float | None = None
+) -> None:
+    value = cfg.get(key)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and above is not None:
+        ok = value > above
+    if ok and least is not None:
+        ok = value >= least
+    if not ok:
+        bound = f"above {above:g}" if above is not None else f"at least {least:g}"
+        raise PricebenchError(f"{key}={value!r}: must be a number {bound}")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """The settings checked before any stage runs, each failure one line naming the key."""
     stage = cfg.stage
     if stage not in (*STAGES, "all"):
         raise PricebenchError(f"stage must be one of {', '.join(STAGES)} or all, not {stage!r}")
+    _whole(cfg, "train_size", 1)
+    _whole(cfg, "validation_size", 1)
+    _whole(cfg, "n_epochs", 1)
+    _whole(cfg, "seed", 0)
+    _number(cfg, "poll_seconds", above=0)
+    _number(cfg, "training_price", least=0)
+    for key in ("suffix", "model", "output_dir", "registry"):
+        if not isinstance(cfg.get(key), str) or not cfg.get(key).strip():
+            raise PricebenchError(f"{key}={cfg.get(key)!r}: must be a non-empty text")
+    if cfg.job_id is not None and (not isinstance(cfg.job_id, str) or not cfg.job_id.strip()):
+        raise PricebenchError(f"job_id={cfg.job_id!r}: must be a job id such as ftjob-abc123")
+
+
+def check_registry(path: str) -> None:
+    """Every line of the job registry is a job record, or one line names the first that is not
+    (before any stage runs, so a bad line never stops a stage half done)."""
+    registry.read_registry(path)
+
+
+def check_writable(cfg: DictConfig) -> None:
+    """Before anything is uploaded or paid for: the folders this stage writes to can be written."""
+    from harness.preflight import unwritable
+
+    stage = cfg.stage
+    folders = [("registry", str(Path(cfg.registry).parent), "set registry (or results.dir)")]
+    if stage != "follow":
+        folders.insert(0, ("output_dir", cfg.output_dir, "set output_dir (or results.dir)"))
+    if stage in ("follow", "all") and cfg.wandb.log:
+        from harness.tracking import resolve_mode
+
+        try:
+            mode = resolve_mode(cfg.wandb.mode)
+        except ValueError:
+            raise PricebenchError(
+                f"wandb.mode={cfg.wandb.mode!r}: must be one of online, offline, disabled, shared"
+            ) from None
+        if mode != "disabled":
+            if cfg.wandb.dir:
+                folders.append(("wandb.dir", str(cfg.wandb.dir), "set wandb.dir"))
+            elif os.environ.get("WANDB_DIR"):
+                folders.append(("WANDB_DIR", os.environ["WANDB_DIR"], "set WANDB_DIR or wandb.dir"))
+            else:
+                folders.append(("W&B's folder", os.getcwd(), "set wandb.dir"))
+    for key, folder, fix in folders:
+        problem = unwritable(folder)
+        if problem is not None:
+            what = key if key == "W&B's folder" else f"{key}={folder}"
+            raise PricebenchError(
+                f"{what} cannot be written: {problem}; {fix} to a folder you can write to"
+                + (", or wandb.log=false" if "W&B" in key or "wandb" in key.lower() else "")
+            )
+
+
+def run(cfg: DictConfig) -> None:
+    check_config(cfg)
+    check_registry(cfg.registry)
+    check_writable(cfg)
+    stage = cfg.stage
     workflow = Workflow(cfg)
     for name in STAGES if stage == "all" else (stage,):
         if stage == "all" and name == "prepare" and workflow.state.get("prepared"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -75,13 +77,7 @@ def follow(client: Any, job_id: str, poll_seconds: float,
     metrics: list[dict[str, Any]] = []
     while True:
         job = _api(f"reading job {job_id}", lambda: client.fine_tuning.jobs.retrieve(job_id))
-        page = _api(
-            f"reading the events of {job_id}",
-            lambda: client.fine_tuning.jobs.list_events(job_id, limit=100),
-        )
-        for event in reversed(page.data):  # the API lists newest first
-            if event.id in seen:
-                continue
+        for event in _new_events(client, job_id, seen):
             seen.add(event.id)
             stamp = datetime.fromtimestamp(event.created_at, UTC).strftime("%H:%M:%S")
             out(f"{stamp} {event.level}: {event.message}")
@@ -93,8 +89,31 @@ def follow(client: Any, job_id: str, poll_seconds: float,
         time.sleep(poll_seconds)
 
 
+def _new_events(client: Any, job_id: str, seen: set[str]) -> list[Any]:
+    """The job's events not in ``seen``, oldest first. The API lists them newest first, 100 a
+    page at most: read pages back until an event already seen, so none is skipped between polls
+    (or before the first one, when a long job is followed late)."""
+    fresh: list[Any] = []
+    after: str | None = None
+    while True:
+        cursor = {"after": after} if after else {}
+
+        def page_of_events(cursor: dict[str, str] = cursor) -> Any:
+            return client.fine_tuning.jobs.list_events(job_id, limit=100, **cursor)
+
+        page = _api(f"reading the events of {job_id}", page_of_events)
+        for event in page.data:
+            if event.id in seen:
+                return fresh[::-1]
+            fresh.append(event)
+        if not page.data or not getattr(page, "has_more", False):
+            return fresh[::-1]
+        after = page.data[-1].id
+
+
 def result_rows(client: Any, job: Any) -> list[dict[str, float]]:
-    """The rows of the job's result CSV (step, train_loss, ...), when it has one."""
+    """The rows of the job's result CSV (step, train_loss, ...), when it has one; empty cells
+    (a validation loss is computed only every so many steps) are left out of their row."""
     if not job.result_files:
         return []
     content = _api(
@@ -112,26 +131,88 @@ def result_rows(client: Any, job: Any) -> list[dict[str, float]]:
     return rows
 
 
+# The result file's columns are step, train_loss, train_accuracy, valid_loss,
+# valid_mean_token_accuracy (OpenAI's fine-tuning guide, "Analyzing your fine-tuned model":
+# https://platform.openai.com/docs/guides/fine-tuning); a metric event's data and a checkpoint's
+# metrics name the training accuracy train_mean_token_accuracy and may add full_valid_loss and
+# full_valid_mean_token_accuracy (API reference, fine-tuning job checkpoint object: "Metrics at the
+# step number during the fine-tuning job"). W&B gets the result file's names.
+_EVENT_NAMES = {"train_mean_token_accuracy": "train_accuracy"}
+_NOT_METRICS = ("step", "total_steps")
+
+
+def _step_of(data: dict[str, Any]) -> int | None:
+    step = data.get("step")
+    if isinstance(step, bool) or not isinstance(step, int | float | str):
+        return None
+    try:
+        number = float(step)
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) else None
+
+
+def step_rows(
+    metrics: list[dict[str, Any]], rows: list[dict[str, float]]
+) -> list[tuple[int, dict[str, float]]]:
+    """One row per step of the job, steps ascending: the metric events' numbers, then the result
+    file's over them (it holds every step; events can be missed, or come only every so many
+    steps). Data without a whole-number step is left out."""
+    by_step: dict[int, dict[str, float]] = {}
+    for source, names in ((metrics, _EVENT_NAMES), (rows, {})):
+        for data in source:
+            step = _step_of(data)
+            if step is None:
+                continue
+            values = {
+                names.get(key, key): float(value)
+                for key, value in data.items()
+                if key not in _NOT_METRICS
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            }
+            by_step.setdefault(step, {}).update(values)
+    return sorted(by_step.items())
+
+
+def wandb_run_id(job_id: str) -> str:
+    """The W&B run id of a fine-tuning job: the job id (as W&B's own OpenAI integration names its
+    run), any character W&B refuses in a run id (``:;,#?/'``, whitespace, ...) replaced by ``-``."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", job_id.strip()) or "job"
+
+
 def log_to_wandb(
     settings: dict[str, Any],
     config: dict[str, Any],
     job: Any,
     metrics: list[dict[str, Any]],
     rows: list[dict[str, float]],
-) -> str | None:
-    """One W&B run for the job: its config, loss curves, final status and model; offline when no
-    key. Returns the offline run folder; a W&B failure is one warning line, never an error."""
+    logged_step: int | None = None,
+    files: list[Path] | None = None,
+) -> int | None:
+    """Log the job to its W&B run (id :func:`wandb_run_id`, resumed when it exists): config, every
+    step of :func:`step_rows` after ``logged_step`` (and after the steps a resumed online run
+    already holds) at the job's own step, the final status and model, and ``files`` (the prepared
+    training files) as one artifact. Offline when there is no key.
+
+    Returns the last step the run now holds (``logged_step`` when there was nothing new; -1 when
+    the job has no steps); None when W&B failed, which is one warning line, never an error."""
     from harness.tracking import resolve_mode
 
+    run_id = wandb_run_id(job.id)
     try:
         import wandb
 
         mode = cast(WandbMode, resolve_mode(settings.get("mode")))
+        if mode == "disabled":
+            return None  # nothing is stored, so nothing is recorded as logged
         run = wandb.init(
             project=settings.get("project") or "pricebench",
             entity=settings.get("entity"),
             dir=settings.get("dir"),
             job_type="fine-tune",
+            id=run_id,
+            resume="allow",
             name=f"finetune-{config.get('suffix')}-{job.id}",
             config=config,
             mode=mode,
@@ -142,12 +223,13 @@ def log_to_wandb(
         warn(f"W&B did not start ({first_line(exc)}); the job is unaffected")
         return None
     try:
-        for data in metrics:
-            step = int(data.get("step", 0))
-            run.log({k: v for k, v in data.items() if isinstance(v, int | float)}, step=step)
-        for row in rows:
-            step = int(row.get("step", 0))
-            run.log({f"result/{k}": v for k, v in row.items() if k != "step"}, step=step)
+        # W&B drops a row logged at a step below one it already holds: log each step once, in order
+        first = max(-1 if logged_step is None else logged_step + 1, run.starting_step or 0)
+        last = -1 if logged_step is None else logged_step
+        for step, values in step_rows(metrics, rows):
+            if step >= first:
+                run.log(values, step=step)
+                last = step
         run.summary.update(
             {
                 "status": job.status,
@@ -156,12 +238,25 @@ def log_to_wandb(
                 "job_id": job.id,
             }
         )
+        if files:
+            artifact = wandb.Artifact(
+                f"finetune-files-{run_id}",
+                type="dataset",
+                metadata={"job_id": job.id, "training_file": config.get("training_file"),
+                          "validation_file": config.get("validation_file")},
+            )  # fmt: skip
+            for path in files:
+                artifact.add_file(str(path), name=path.name)
+            run.log_artifact(artifact)
+    except Exception as exc:
+        warn(f"W&B logging stopped ({first_line(exc)}); follow the job again to finish it")
+        return None
     finally:
         run.finish()
     folder = str(Path(run.dir).parent)
     if mode == "offline":
         print(f"wandb: offline run saved in {folder}; upload it with: wandb sync {folder}")
-    return folder
+    return last
 
 
 def job_error(job: Any) -> str:

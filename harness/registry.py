@@ -16,12 +16,32 @@ from harness.errors import PricebenchError
 
 
 def read_registry(path: str | Path) -> list[dict[str, Any]]:
-    """Every registered job, oldest first; none when the file does not exist."""
+    """Every registered job, oldest first; none when the file does not exist. A line that is not
+    a job record (an object with a ``job_id``) is one :class:`PricebenchError` naming it."""
     path = Path(path)
     if not path.is_file():
         return []
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PricebenchError(f"the job registry {path} cannot be read ({why})") from None
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            row, why = None, f"not JSON ({exc.msg})"
+        else:
+            why = "not a job record (an object with a job_id)"
+        if not isinstance(row, dict) or not isinstance(row.get("job_id"), str):
+            raise PricebenchError(
+                f"the job registry {path}, line {number}: {why}; fix or delete that line"
+            )
+        rows.append(row)
+    return rows
 
 
 def record_job(path: str | Path, record: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from harness.data import load_dataset
 from harness.errors import PricebenchError
 from harness.registry import find_job, read_registry, record_job
 from tests.conftest import DATA_DIR, run_cli
+from tests.forked import run_module
 from tests.openai_server import FakeOpenAI, Reply
 from tests.test_tracking import inspect_records, inspect_summary, wandb_runs
 
@@ -43,6 +44,7 @@ def finetune(
         "PRICEBENCH_DATA": str(DATA_DIR),
         "OPENAI_API_KEY": KEY,
         "WANDB_DIR": str(tmp_path),
+        "WANDB_DATA_DIR": str(tmp_path / "wandb-data"),  # W&B stages artifact files there
         **(env or {}),
     }
     for name in ("WANDB_MODE", "WANDB_API_KEY"):
@@ -56,7 +58,7 @@ def finetune(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-    return subprocess.run(command, cwd=tmp_path, env=full_env, capture_output=True, text=True)
+    return run_module(command[2], command[3:], tmp_path, full_env)  # python -m <module> ...
 
 
 def _clock(created_at: int) -> str:
@@ -140,9 +142,12 @@ def test_the_whole_flow_then_evaluating_the_job(tmp_path: Path) -> None:
             and seen["summary"]["fine_tuned_model"] == model
         )
         assert seen["config"]["seed"] == 42 and seen["config"]["job_id"] == job["id"]
-        history = [r for r in inspect_records(run) if r.get("type") == "history"]
-        logged = json.dumps(history)
-        assert "train_loss" in logged and "result/valid_loss" in logged
+        # every step once, training and validation loss at the job's own step (more in
+        # tests/test_finetune_wandb.py)
+        history = [r["history"]["item"] for r in inspect_records(run) if r["type"] == "history"]
+        assert [(r["_step"], r["train_loss"], r["valid_loss"]) for r in history] == [
+            (n, round(2 / (n + 1), 4), round(round(2 / (n + 1), 4) * 1.1, 4)) for n in range(1, 6)
+        ]
 
         # evaluating the job by id, and by suffix through the registry
         by_id = run_cli(
