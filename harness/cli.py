@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import hydra
@@ -15,6 +16,7 @@ from harness import schema
 from harness.errors import PricebenchError
 from harness.paths import CONF_DIR
 from harness.run import build, config_error, in_multirun, objective, run_config
+from harness.tracking import TrackingInterrupted
 
 if TYPE_CHECKING:
     from harness.evaluate import RunResult
@@ -54,15 +56,57 @@ def _app(cfg: DictConfig) -> float:
             record_job(*_job_dir_and_overrides(), error=str(exc))
             return float("nan")
         _fail(str(exc))
+    except TrackingInterrupted as exc:  # the run is stored; only its W&B record is cut short
+        _fail(str(exc), 130)
     except KeyboardInterrupt:
         _fail(
             "interrupted; no results were written for this run (LLM replies received so far "
             "are cached, so a rerun resumes where this one stopped)",
             130,
         )
+    except Exception as exc:
+        if not in_multirun():
+            raise  # a defect: its traceback is what a bug report needs
+        # In a multirun, one job's defect must not cost the other jobs or the sweep's board.
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        message = f"unexpected {type(exc).__name__}" + (f": {what}" if what else "")
+        print(f"pricebench: error: {message}", file=sys.stderr)
+        record_job(*_job_dir_and_overrides(), error=message)
+        return float("nan")
     if in_multirun():
         record_job(*_job_dir_and_overrides(), run_dir=result.run_dir, metrics=result.metrics)
     return value
+
+
+def _os_error(exc: OSError) -> str:
+    """A file that could not be written or read, as one line: which, why, and when it is Hydra's
+    output folder (the run's own folders are checked before it starts), the setting that moves
+    it."""
+    from harness.preflight import reason
+
+    if exc.filename is None:
+        return f"{exc.strerror or type(exc).__name__}"
+    where = Path(os.fsdecode(exc.filename))
+    if not _raised_by_hydra(exc):
+        return f"{where}: {reason(where, exc)}"
+    key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(sys.argv[1:]) else "hydra.run.dir"
+    return (
+        f"cannot write {where}: {reason(where, exc)} (Hydra's output folder); "
+        f"set {key} to a folder you can write to"
+    )
+
+
+def _raised_by_hydra(exc: BaseException) -> bool:
+    """Whether the deepest frame outside Python's own library that ``exc`` passed is Hydra's."""
+    import sysconfig
+    import traceback
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    own = [
+        frame.filename for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith((stdlib, "<"))
+    ]  # fmt: skip
+    return bool(own) and f"{os.sep}hydra{os.sep}" in own[-1]
 
 
 @contextmanager
@@ -81,6 +125,8 @@ def _config_errors_in_one_line() -> Iterator[None]:
         yield
     except (HydraException, OmegaConfBaseException) as exc:
         _fail(config_error(exc))
+    except OSError as exc:  # Hydra could not write its output folder (the run's are checked)
+        _fail(_os_error(exc))
     finally:
         os.environ.pop("HYDRA_FULL_ERROR", None)
 

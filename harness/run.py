@@ -198,7 +198,7 @@ def run_config(
     plain = _resolved(cfg)
     optimized_metric(cfg)  # a misspelt metric fails now, not after the run
     check_config(cfg)  # types and ranges, before anything is built
-    check_writable(cfg)  # where the run will write, before anything is paid for
+    check_writable(cfg, changes.get("results_dir"))  # where it writes, before anything is paid
     predictor: Predictor = _built(cfg.predictor, "predictor", Predictor)
     tracker: Tracker | None = None
     if cfg.get("tracker"):

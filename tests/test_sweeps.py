@@ -96,6 +96,37 @@ def test_a_failing_job_leaves_the_others_intact(tmp_path: Path) -> None:
         assert len((run / "predictions.jsonl").read_text().splitlines()) == 250
 
 
+BROKEN = """
+class Broken:
+    def __init__(self, **settings):
+        pass
+
+    def fit(self, items):
+        pass
+
+    def predict(self, items):
+        raise RuntimeError("a defect in this predictor")
+"""
+
+
+def test_a_job_that_raises_an_unexpected_error_leaves_the_others_and_the_board(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "brokenpredictor.py").write_text(BROKEN)  # importable: `python -m` adds the cwd
+    proc = run_cli(
+        "-m",
+        "predictor=constant",
+        "predictor._target_=brokenpredictor.Broken,predictors.baselines.ConstantPricer",
+        "quiet=true",
+        f"results.dir={tmp_path}/r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "pricebench: error: unexpected RuntimeError: a defect in this predictor" in proc.stderr
+    assert "1 job(s) done, 1 failed" in proc.stdout
+    assert len(run_dirs(tmp_path / "r")) == 1
+
+
 def test_an_optuna_search_chooses_its_sweeper_and_reports_the_best(tmp_path: Path) -> None:
     proc = run_cli(
         "-m",
