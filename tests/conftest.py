@@ -54,11 +54,12 @@ def _cli(
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
 ) -> subprocess.CompletedProcess:
-    """Run pricebench in a subprocess, as a user would (W&B writes under ``cwd``)."""
+    """Run pricebench in a process of its own, as a user would (W&B writes under ``cwd``),
+    forked from one that imported pricebench already (:mod:`tests.forked`)."""
+    from tests.forked import run_module
+
     command, full_env = _cli(args, cwd, env, tracker)
-    return subprocess.run(
-        command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
-    )
+    return run_module(command[2], command[3:], cwd, full_env)
 
 
 def start_cli(

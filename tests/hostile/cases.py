@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.forked import run_module
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT.parent / "shared" / "data" / "pricer"
 
@@ -37,6 +39,9 @@ class Case:
     string is replaced by it). ``setup`` prepares the folder; ``check`` makes the case's own
     assertions afterwards (say, that the server saw no request, or that the good rows printed).
     ``stream``: where the expected line is (``stderr``; ``stdout`` for warnings beside output).
+    ``fresh``: run in a new interpreter (``python -m``) rather than a process forked from one
+    that has already imported pricebench (the default, for speed: the same code runs, in its own
+    process, without an interpreter's start-up; see :func:`run_case`).
     """
 
     id: str
@@ -50,6 +55,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     stream: str = "stderr"
     timeout: float = 120.0
+    fresh: bool = False
 
     def argv(self, tmp: Path) -> list[str]:
         args = self.args(tmp) if callable(self.args) else self.args
@@ -57,7 +63,13 @@ class Case:
 
 
 def run_case(case: Case, tmp: Path) -> subprocess.CompletedProcess:
-    """Run ``case`` in ``tmp``: data from the shared folder, no colour, W&B offline under tmp."""
+    """Run ``case`` in ``tmp``: data from the shared folder, no colour, W&B offline under tmp.
+
+    The command runs in its own process with its own environment, working folder, argv and
+    standard streams, as ``python -m <module>`` would run it. Unless the case asks for a fresh
+    interpreter, that process is forked from a server process that imported pricebench once
+    (:mod:`multiprocessing`'s forkserver), which saves an interpreter start-up per case.
+    """
     if case.setup is not None:
         case.setup(tmp)
     env = {**os.environ, "PRICEBENCH_DATA": str(DATA_DIR), "NO_COLOR": "1"}
@@ -65,7 +77,10 @@ def run_case(case: Case, tmp: Path) -> subprocess.CompletedProcess:
         env.pop(name, None)
     env.update({"WANDB_DIR": str(tmp), "HOME": str(tmp), **case.env})
     env = {k: v.replace("{tmp}", str(tmp)) for k, v in env.items()}
-    command = [sys.executable, "-m", COMMANDS[case.command], *case.argv(tmp)]
-    return subprocess.run(
-        command, cwd=tmp, env=env, capture_output=True, text=True, timeout=case.timeout
-    )
+    module, argv = COMMANDS[case.command], case.argv(tmp)
+    if case.fresh:
+        command = [sys.executable, "-m", module, *argv]
+        return subprocess.run(
+            command, cwd=tmp, env=env, capture_output=True, text=True, timeout=case.timeout
+        )
+    return run_module(module, argv, tmp, env, case.timeout)

@@ -1,0 +1,89 @@
+"""Run pricebench's commands the way ``python -m <module>`` would, but quicker.
+
+Each command runs in its own process, with its own environment, working folder, argv and
+standard streams; the process is forked from a server process that imported pricebench once
+(:mod:`multiprocessing`'s forkserver), so a test does not pay an interpreter's start-up and
+pricebench's imports (about a second on the 2-core machine) for each command it runs. Tests that
+need a fresh interpreter (what is imported, signals to a process they start, an installed wheel)
+start one with :mod:`subprocess` themselves.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# What the forkserver imports once, before it forks a process per case.
+_PRELOAD = [
+    *("harness.cli", "harness.leaderboard_cli", "harness.reproduce", "finetune.cli"),
+    *("harness.evaluate", "harness.report", "harness.data", "harness.stats", "harness.leaderboard"),
+    *("predictors.baselines", "predictors.replay", "predictors.llm", "hydra.utils", "scipy.stats"),
+]
+_CONTEXT: multiprocessing.context.ForkServerContext | None = None
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(["tests.forked", *_PRELOAD])
+    return _CONTEXT
+
+
+def run_module(
+    module: str, argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 300.0
+) -> subprocess.CompletedProcess:
+    """``python -m module *argv`` in ``cwd`` with ``env``, its output captured as text, in a
+    process forked from a server that has imported pricebench already."""
+    with tempfile.TemporaryDirectory(prefix="hostile-") as streams:
+        out, err = Path(streams) / "stdout", Path(streams) / "stderr"
+        process = _context().Process(target=_main, args=(module, argv, cwd, env, out, err))
+        process.start()
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            raise subprocess.TimeoutExpired([module, *argv], timeout)
+        stdout = out.read_text(errors="replace") if out.exists() else ""
+        stderr = err.read_text(errors="replace") if err.exists() else ""
+    return subprocess.CompletedProcess([module, *argv], process.exitcode or 0, stdout, stderr)
+
+
+def _main(
+    module: str, argv: list[str], cwd: Path, env: dict[str, str], out: Path, err: Path
+) -> None:
+    """In the forked process: become ``python -m module *argv`` in ``cwd`` with ``env``."""
+    import importlib
+    import traceback
+
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    for fd, path in ((1, out), (2, err)):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the process's own streams)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.argv = [module, *argv]
+    sys.path.insert(0, str(cwd))  # as `python -m` puts the working folder first
+    code: int
+    try:
+        importlib.import_module(module).main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
