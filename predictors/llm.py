@@ -302,7 +302,7 @@ class ChatPricer(PredictorBase):
             try:
                 _close_loop(loop, self.client_)
             finally:
-                for task in self.tasks_:  # one that Ctrl-C ended holds it: taken, not logged
+                for task in getattr(self, "tasks_", []):  # one Ctrl-C ended holds it: taken
                     if task.done() and not task.cancelled():
                         task.exception()
                 self.tasks_ = []
