@@ -101,6 +101,8 @@ def check_writable(cfg: DictConfig, results_dir: str | Path | None = None) -> No
     """Raise :class:`~harness.errors.PricebenchError` naming the first folder that cannot be
     written. ``results_dir``: where the run is stored when it is not ``cfg.results.dir``."""
     for setting, folder, fix in _folders(cfg, results_dir):
+        if not str(folder).strip():  # Path("") is the working folder: never meant
+            raise PricebenchError(f"{setting.split('=')[0]} is empty; set it to a folder")
         problem = unwritable(folder)
         if problem is not None:
             raise PricebenchError(f"{setting} cannot be written: {problem}; {fix}")

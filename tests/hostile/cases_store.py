@@ -229,4 +229,16 @@ CASES: list[Case] = [
         stream="stdout",
         expect=r"^constant Error=\$",
     ),
+    Case(
+        id="results-dir-empty",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", "tracker=none", "results.dir="],
+        expect=r"^pricebench: error: results\.dir is empty; set it to a folder",
+        check=lambda tmp, done: _no_run_folder_in(tmp),
+    ),
 ]
+
+
+def _no_run_folder_in(tmp: Path) -> None:
+    assert not [p for p in tmp.iterdir() if p.is_dir() and "_constant_" in p.name]
