@@ -1,9 +1,17 @@
-"""Items, their loaders, the fixed test set and its fingerprint.
+"""Items, their loaders, the fixed test set and its fingerprint, for both editions of the course.
 
-Three on-disk shapes are read: pricebench's JSONL (``test.jsonl``: index, title, category, price,
+The 2024 edition's shapes: pricebench's JSONL (``test.jsonl``: index, title, category, price,
 text, details), the Hugging Face hub schema of ``ed-donner/pricer-data`` (columns ``text`` and
 ``price``; through the optional ``datasets`` library) and the course's own pickles (``test.pkl``,
 ``train.pkl``) through a restricted unpickler.
+
+The 2025 edition's schema (``ed-donner/items_lite``/``items_full``; ed-donner/llm_engineering
+``week6/pricer/items.py``): rows of ``title, category, price, full, weight, summary, prompt, id``
+whose ``prompt`` is a *training* prompt ending with the answer (``...\n\nPrice is $227.00``). Its
+test prompt is the course's ``Item.test_prompt()``: ``prompt.split("Price is $")[0] + "Price is
+$"``, and the ``summary`` is the description the LLM predictors and text baselines read (the
+course's ``messages_for`` and its NLP baselines use ``item.summary``). Read from JSONL or parquet
+files, or from the hub. Neither the test prompt nor the description ever holds the answer.
 """
 
 from __future__ import annotations
@@ -27,6 +35,20 @@ HUB_DATASET = "ed-donner/pricer-data"
 CANONICAL_SIZE = 250
 # sha256 over the course's fixed 250 test items (text and price, in order): see fingerprint().
 CANONICAL_FINGERPRINT = "11fdbb90c91fb0940945cc141eb77804a455f629f24276c40d37c00a798688b6"
+
+# The editions of the course: 2024 (pricer-data, the first 250 test items) and 2025 (items_lite /
+# items_full, whose Tester scores the first 200 test items).
+EDITIONS = ("2024", "2025")
+EDITION_SIZES = {"2024": CANONICAL_SIZE, "2025": 200}
+# The fixed test set's fingerprint per edition, when it is known. The 2025 edition's cannot be
+# computed here (its data is only on the hub, never downloaded by pricebench's tests), so a 2025
+# run is never marked canonical: it is marked edition 2025 and carries its fingerprint, which
+# tells runs over the same 200 items apart from others.
+CANONICAL_FINGERPRINTS: dict[str, str] = {"2024": CANONICAL_FINGERPRINT}
+QUESTION_2025 = "What does this cost to the nearest dollar?"
+COLUMNS_2025 = ("title", "category", "price", "full", "weight", "summary", "prompt", "id")
+HUB_2025 = "ed-donner/items_lite"
+DATA_ENV = {"2024": "PRICEBENCH_DATA", "2025": "PRICEBENCH_DATA_2025"}
 HOW_TO_GET_DATA = (
     "set data.path=DIR (or PRICEBENCH_DATA=DIR) to a folder holding test.jsonl, test.pkl or "
     "test.parquet, e.g. ../shared/data/pricer, or leave both unset to download "
@@ -47,6 +69,15 @@ class Item:
     extra: dict[str, Any] = field(default_factory=dict)
     # Where it was read, for messages: ``file:line``, ``file: item N`` or ``source: row N``.
     origin: str = field(default="", compare=False, repr=False)
+    # What LLM prompts and text baselines read, when not the test prompt (2025: the summary).
+    description: str | None = None
+    edition: str = "2024"  # the course edition whose schema the item was read from
+
+    @property
+    def body(self) -> str:
+        """The text a text baseline reads: the description when the item has one, else the
+        test prompt."""
+        return self.text if self.description is None else self.description
 
 
 @dataclass(slots=True)
@@ -60,12 +91,30 @@ class Dataset:
     train: list[Item] = field(default_factory=list)
     train_source: str = ""
     train_dropped_overlap: int = 0
+    edition: str = "2024"
 
 
 def test_prompt(text: str) -> str:
     """The prompt without its answer: everything up to and including ``Price is $``."""
     head, sep, _ = text.partition(PRICE_PREFIX)
     return head + PRICE_PREFIX if sep else text
+
+
+def test_prompt_2025(prompt: str) -> str:
+    """The 2025 edition's ``Item.test_prompt()``: ``prompt.split("Price is $")[0] + "Price is $"``
+    (ed-donner/llm_engineering ``week6/pricer/items.py``): everything before the first ``Price is
+    $``, so the answer after it is never part of the test prompt."""
+    return prompt.split(PRICE_PREFIX)[0] + PRICE_PREFIX
+
+
+def description_2025(summary: str | None, text: str) -> str:
+    """What a 2025 item's LLM prompt and text baselines read: its ``summary`` (the course's
+    ``messages_for``), or without one the test prompt's body; cut before any ``Price is $``."""
+    if summary is None or not summary.strip():
+        body = text.split(QUESTION_2025, 1)[1] if QUESTION_2025 in text else text
+    else:
+        body = summary
+    return body.split(PRICE_PREFIX)[0].strip()
 
 
 def title_from_text(text: str) -> str:
@@ -159,10 +208,61 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+def is_2025_columns(columns: Iterable[str]) -> bool:
+    """Whether rows with these columns are in the 2025 edition's schema: a ``prompt`` or a
+    ``summary``, and no ``text``."""
+    names = set(columns)
+    return "text" not in names and bool(names & {"prompt", "summary"})
+
+
+def _text_field(value: Any, name: str, where: str, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise PricebenchError(f"{where}: {name} {_short(value)} is not text")
+    return value
+
+
+def item_2025(row: dict[str, Any], position: int, where: str) -> Item:
+    """One item from a row of the 2025 schema (``title, category, price, full, weight, summary,
+    prompt, id``): the test prompt cut after ``Price is $``, the summary as its description."""
+    missing = [key for key in ("title", "price", "prompt") if row.get(key) is None]
+    if missing:
+        raise PricebenchError(
+            f"{where}: missing field(s) {', '.join(missing)} (the 2025 schema: "
+            f"{', '.join(COLUMNS_2025)})"
+        )
+    prompt = _text_field(row["prompt"], "prompt", where)
+    summary = _text_field(row.get("summary"), "summary", where, required=False)
+    category = _text_field(row.get("category"), "category", where, required=False)
+    assert prompt is not None
+    text = test_prompt_2025(prompt)
+    extra: dict[str, Any] = {}
+    weight = row.get("weight")
+    if isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight):
+        extra["weight"] = float(weight)
+    if row.get("id") is not None:
+        extra["id"] = row["id"]
+    return Item(
+        index=position,
+        title=str(row["title"]),
+        price=_price(row["price"], where),
+        text=text,
+        category=category,
+        extra=extra,
+        origin=where,
+        description=description_2025(summary, text),
+        edition="2025",
+    )
+
+
 def load_jsonl(path: str | Path) -> list[Item]:
-    """Items from pricebench's JSONL schema (or, when rows carry only text and price, the hub's)."""
+    """Items from pricebench's JSONL schema (or, when rows carry only text and price, the hub's;
+    or, when they carry a prompt and no text, the 2025 edition's)."""
     path = Path(path)
     rows = _read_jsonl(path)
+    if rows and is_2025_columns(rows[0][1]):
+        return [item_2025(row, n, f"{path}:{lineno}") for n, (lineno, row) in enumerate(rows)]
     if rows and "title" not in rows[0][1] and {"text", "price"} <= rows[0][1].keys():
         return load_hub(path)
     items = []
@@ -283,27 +383,46 @@ def _import_datasets() -> Any:
 
 
 def load_hub(
-    source: str | Path = HUB_DATASET, split: str = "test", cache_dir: str | None = None
+    source: str | Path = HUB_DATASET,
+    split: str = "test",
+    cache_dir: str | None = None,
+    edition: str = "2024",
 ) -> list[Item]:
-    """Items in the hub schema (``text``, ``price``): a hub dataset or a local parquet/JSONL."""
+    """Items in the hub schema (``text``, ``price``; or the 2025 edition's) from a hub dataset or
+    a local parquet/JSONL file; ``edition`` only words the message when it cannot be loaded."""
     datasets = _import_datasets()
     path = Path(source)
     try:
-        if path.is_file():
+        if path.is_file():  # a local file: no download to show progress of
             builder = "parquet" if path.suffix == ".parquet" else "json"
-            table = datasets.load_dataset(
-                builder, data_files=str(path), split="train", cache_dir=cache_dir
-            )
+            datasets.disable_progress_bars()
+            try:
+                table = datasets.load_dataset(
+                    builder, data_files=str(path), split="train", cache_dir=cache_dir
+                )
+            finally:
+                datasets.enable_progress_bars()
         else:
             table = datasets.load_dataset(str(source), split=split, cache_dir=cache_dir)
     except Exception as exc:  # the hub library raises many kinds; all mean "could not load"
         raise PricebenchError(
             f"could not load {source} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-            "set data.path=DIR or PRICEBENCH_DATA=DIR to local data, e.g. ../shared/data/pricer"
+            + (
+                f"set data.path=DIR or {DATA_ENV['2025']}=DIR to local data in the 2025 schema"
+                if edition == "2025"
+                else "set data.path=DIR or PRICEBENCH_DATA=DIR to local data, e.g. "
+                "../shared/data/pricer"
+            )
         ) from None
-    missing = {"text", "price"} - set(table.column_names)
+    columns = set(table.column_names)
+    if is_2025_columns(columns):
+        return [item_2025(row, n, f"{source}: row {n}") for n, row in enumerate(table)]
+    missing = {"text", "price"} - columns
     if missing:
-        raise PricebenchError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
+        raise PricebenchError(
+            f"{source}: missing column(s) {', '.join(sorted(missing))} (the 2024 schema has text "
+            f"and price; the 2025 schema has {', '.join(COLUMNS_2025)})"
+        )
     items = []
     for position, row in enumerate(table):
         text = str(row["text"])
@@ -346,23 +465,55 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def resolve_test_file(path: str | Path | None) -> Path | None:
-    """The test file that data.path (or PRICEBENCH_DATA) names; None means the hub."""
+def how_to_get_data(edition: str = "2024") -> str:
+    """How to point pricebench at an edition's data (the end of a message)."""
+    if edition == "2025":
+        return (
+            f"set data.path=DIR (or {DATA_ENV['2025']}=DIR) to a folder holding test.jsonl or "
+            "test.parquet in the 2025 schema (" + ", ".join(COLUMNS_2025) + "), or leave both "
+            "unset to download data.hub (ed-donner/items_lite or items_full) from the Hugging "
+            "Face hub (needs `pip install pricebench[hub]`)"
+        )
+    return HOW_TO_GET_DATA
+
+
+def resolve_test_file(path: str | Path | None, edition: str = "2024") -> Path | None:
+    """The test file that data.path names; None means the hub. Without a path, the 2024 edition
+    reads ``PRICEBENCH_DATA``; the 2025 edition does not (it points at the 2024 data), its
+    configs read ``PRICEBENCH_DATA_2025`` themselves."""
+    if path in (None, "") and edition == "2024":
+        path = os.environ.get(DATA_ENV["2024"]) or None
     if path in (None, ""):
-        path = os.environ.get("PRICEBENCH_DATA") or None
-    if path is None:
         return None
     path = Path(path).expanduser()
     if path.is_dir():
         found = _find(path, "test")
         if found is None:
             raise PricebenchError(
-                f"{path} holds no test.jsonl, test.pkl or test.parquet; " + HOW_TO_GET_DATA
+                f"{path} holds no test.jsonl, test.pkl or test.parquet; " + how_to_get_data(edition)
             )
         return found
     if not path.exists():
-        raise PricebenchError(f"data path {path} does not exist; " + HOW_TO_GET_DATA)
+        raise PricebenchError(f"data path {path} does not exist; " + how_to_get_data(edition))
     return path
+
+
+def check_edition(items: Sequence[Item], edition: str, source: str, what: str = "test") -> None:
+    """Refuse items in another edition's schema than the config's: a 2024 run over 2025 rows (or
+    the other way round) would score the wrong set under the wrong name."""
+    found = items[0].edition if items else edition
+    if found == edition:
+        return
+    if edition == "2024":
+        raise PricebenchError(
+            f"{source} holds {what} items in the 2025 edition's schema (summary, prompt); "
+            "use data=items_lite (or data=items_full) with data.path pointing there"
+        )
+    raise PricebenchError(
+        f"{source} holds {what} items in the 2024 edition's schema (text), not the 2025 one "
+        f"({', '.join(COLUMNS_2025)}); use data=pricer for it, or point data.path (or "
+        f"{DATA_ENV['2025']}) at 2025-edition data"
+    )
 
 
 def check_test_items(items: Sequence[Item], source: str) -> None:
@@ -402,9 +553,10 @@ def _load_train(
     cache_dir: str | None,
     train_path: str | None,
     test_pool: bool,
+    edition: str = "2024",
 ) -> tuple[list[Item], str]:
     if train_path == "hub" or (train_path is None and test_file is None):
-        return load_hub(hub, "train", cache_dir), f"hub:{hub}[train]"
+        return load_hub(hub, "train", cache_dir, edition), f"hub:{hub}[train]"
     if train_path is not None:
         path = Path(train_path).expanduser()
         if not path.exists():
@@ -421,10 +573,10 @@ def _load_train(
     train: list[Item] = []
     parts = []
     sample = folder / "train_sample.jsonl"
-    if sample.is_file():
+    if sample.is_file() and edition == "2024":  # (the 2024 course's sample, in its schema)
         train += load_jsonl(sample)
         parts.append(str(sample))
-    start = max(size, CANONICAL_SIZE)
+    start = max(size, EDITION_SIZES.get(edition, CANONICAL_SIZE))
     if test_pool and len(all_test) > start:
         train += all_test[start:]
         parts.append(f"{test_file}[{start}:{len(all_test)}]")
@@ -433,22 +585,36 @@ def _load_train(
 
 def load_dataset(
     path: str | None = None,
-    size: int = CANONICAL_SIZE,
-    hub: str = HUB_DATASET,
+    size: int | None = None,
+    hub: str | None = None,
     cache_dir: str | None = None,
     train_path: str | None = None,
     train_size: int | None = None,
     test_pool: bool = True,
     need_train: bool = True,
     drop_test_overlap: bool = True,
+    edition: str = "2024",
 ) -> Dataset:
     """The run's test items (the first ``size``), fingerprint, and training items when needed.
 
-    ``path`` is a file or a folder (default: ``PRICEBENCH_DATA``; neither: the hub dataset).
-    Training items come from ``train_path``, else a train file beside the test data, else (offline)
-    ``train_sample.jsonl`` plus the test rows after the fixed set. Any training item whose text
+    ``edition`` is the course edition whose data this is: ``"2024"`` (pricer-data; ``size``
+    defaults to 250) or ``"2025"`` (items_lite/items_full; ``size`` defaults to 200); items in the
+    other edition's schema are refused. ``path`` is a file or a folder (2024 default:
+    ``PRICEBENCH_DATA``; neither: the hub dataset ``hub``). Training items come from
+    ``train_path``, else a train file beside the test data, else (offline, 2024 only)
+    ``train_sample.jsonl``, plus the test rows after the fixed set. Any training item whose text
     equals a test item's is dropped and counted.
     """
+    edition = str(edition)
+    if edition not in EDITIONS:
+        raise PricebenchError(
+            f"data.edition must be one of {', '.join(EDITIONS)}, not {edition!r} "
+            "(data=pricer is 2024; data=items_lite and data=items_full are 2025)"
+        )
+    if size is None:
+        size = EDITION_SIZES[edition]
+    if hub is None:
+        hub = HUB_DATASET if edition == "2024" else HUB_2025
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise PricebenchError(f"data.size must be a positive number of items, not {size!r}")
     if train_size is not None and (
@@ -458,17 +624,18 @@ def load_dataset(
             f"data.train_size must be a positive number of items (or null for all), "
             f"not {train_size!r}"
         )
-    test_file = resolve_test_file(path)
+    test_file = resolve_test_file(path, edition)
     if test_file is None:
         print(
-            f"no data.path or PRICEBENCH_DATA: loading {hub} from the Hugging Face hub",
+            f"no data.path or {DATA_ENV[edition]}: loading {hub} from the Hugging Face hub",
             file=sys.stderr,
         )
-        all_test = load_hub(hub, "test", cache_dir)
+        all_test = load_hub(hub, "test", cache_dir, edition)
         source = f"hub:{hub}[test]"
     else:
         all_test = load_items(test_file)
         source = str(test_file)
+    check_edition(all_test, edition, source)
     if len(all_test) < size:
         raise PricebenchError(
             f"{source} holds {len(all_test)} items but data.size={size}; lower data.size"
@@ -476,11 +643,13 @@ def load_dataset(
     test = list(all_test[:size])
     check_test_items(all_test if test_file is not None else test, source)
     digest = fingerprint(test)
-    dataset = Dataset(test, source, digest, digest == CANONICAL_FINGERPRINT)
+    known = CANONICAL_FINGERPRINTS.get(edition)
+    dataset = Dataset(test, source, digest, digest == known, edition=edition)
     if need_train:
         train, dataset.train_source = _load_train(
-            test_file, all_test, size, hub, cache_dir, train_path, test_pool
+            test_file, all_test, size, hub, cache_dir, train_path, test_pool, edition
         )
+        check_edition(train, edition, dataset.train_source, "training")
         if drop_test_overlap:  # (fine-tuning keeps them, to refuse the leak loudly)
             train, dataset.train_dropped_overlap = drop_overlap(train, test)
         dataset.train = train[:train_size] if train_size else train

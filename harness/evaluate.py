@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harness import report, results
-from harness.data import Dataset, Item, load_dataset
+from harness.data import EDITION_SIZES, Dataset, Item, load_dataset
 from harness.errors import PricebenchError
 from harness.metrics import Scores, score, summarise, summary_line
 from harness.predictor import (
@@ -190,7 +190,19 @@ def _notes(
         notes.append(
             f"dropped {dataset.train_dropped_overlap} training item(s) whose text is a test item's"
         )
-    if not dataset.canonical:
+    if dataset.edition == "2025":
+        fixed = EDITION_SIZES["2025"]
+        if len(dataset.test) == fixed:
+            notes.append(
+                f"2025 edition: its first {fixed} test items (fingerprint "
+                f"{dataset.fingerprint[:12]}; no published fingerprint to check them against)"
+            )
+        else:
+            notes.append(
+                f"2025 edition, not its fixed {fixed}-item test set: {len(dataset.test)} items "
+                f"(fingerprint {dataset.fingerprint[:12]})"
+            )
+    elif not dataset.canonical:
         notes.append(
             f"not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})"
         )
@@ -218,9 +230,10 @@ def build_metrics(
         "predictor": name,
         "title": title,
         **summary,
-        "summary_line": summary_line(title, summary) if line is None else line,
+        "summary_line": summary_line(title, summary, dataset.edition) if line is None else line,
         "fingerprint": dataset.fingerprint,
         "canonical": dataset.canonical,
+        "edition": dataset.edition,
         "data_source": dataset.source,
         "train": {
             "n": len(dataset.train),
@@ -290,7 +303,7 @@ def evaluate(
         summary = summarise(scores)
         records = build_records(dataset.test, predictions, scores)
         title = settings.title or label_of(predictor) or settings.name
-        line = summary_line(title, summary)
+        line = summary_line(title, summary, dataset.edition)
         extra = run_summary_of(predictor)
         guesses = [p.guess for p in predictions]
         notes = _notes(summary, dataset, records, notes_of(predictor), guesses)

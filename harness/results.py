@@ -145,6 +145,16 @@ def git_state(where: str | Path | None = None) -> dict[str, Any]:
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
+DEFAULT_EDITION = "2024"  # runs stored before editions existed scored the 2024 edition's data
+
+
+def edition_of(metrics: Mapping[str, Any]) -> str:
+    """The course edition a run's ``metrics.json`` says it scored: ``"2024"`` or ``"2025"``
+    (a run stored before the key existed is a 2024 run)."""
+    edition = metrics.get("edition")
+    return str(edition) if edition is not None else DEFAULT_EDITION
+
+
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     with (Path(run_dir) / METRICS_FILE).open(encoding="utf-8") as f:
         metrics: dict[str, Any] = json.load(f)

@@ -26,6 +26,7 @@ class DataConfig:
     train_path: str | None = None  # a file or folder of training items, or "hub"
     train_size: int | None = None
     test_pool: bool = True
+    edition: str = "2024"  # the course edition: "2024" (pricer) or "2025" (items_lite/full)
 
 
 SCHEMAS: dict[str, type] = {"data": DataConfig}

@@ -2,7 +2,8 @@
 
 Four features from an item's ``details``: weight in pounds, mean best-sellers rank, prompt length
 and a top-electronics-brand flag. A missing (or zero, as in the course's ``weight or average``)
-weight or rank falls back to the mean over the training items that have one.
+weight or rank falls back to the mean over the training items that have one. A 2025-edition item
+has no details: its weight comes from its ``weight`` column and its length is its summary's.
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ def parse_weight(value: Any) -> float | None:
 
 
 def weight_of(item: Item) -> float | None:
-    """The item's weight in pounds, or None when it has no usable (non-zero) weight."""
+    """The item's weight in pounds (from its details' ``Item Weight``, or a 2025-edition row's
+    ``weight`` column), or None when it has no usable (non-zero) weight."""
     weight = parse_weight((item.details or {}).get("Item Weight"))
+    if weight is None and isinstance(item.extra.get("weight"), float):
+        weight = item.extra["weight"]
     return weight if weight else None
 
 
@@ -107,7 +111,7 @@ class LinearFeatures(PredictorBase):
                 [
                     self.default_weight_ if weight is None else weight,
                     self.default_rank_ if rank is None else rank,
-                    float(len(item.text)),
+                    float(len(item.body)),
                     float(is_top_electronics_brand(item)),
                 ]
             )
@@ -120,7 +124,8 @@ class LinearFeatures(PredictorBase):
             raise PricebenchError(
                 "linear_features needs training items to fit; check data.train_path (or data.path)"
             )
-        with_details = [item for item in train_items if item.details]
+        # 2024: the items with details; 2025 rows carry their weight in a column of their own.
+        with_details = [item for item in train_items if item.details or item.edition == "2025"]
         if not with_details:
             raise PricebenchError(
                 f"linear_features needs items with details (test.jsonl or the course's pickles "

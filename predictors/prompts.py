@@ -79,11 +79,12 @@ def build_messages(
     """The course's messages: system prompt, the test prompt without its question tail and
     answer stem, and the assistant prefill ``Price is $``.
 
-    ``user_template`` may use ``{description}`` (the cleaned prompt), ``{title}``, ``{category}``
-    and ``{prompt}`` (the raw test prompt).
+    ``user_template`` may use ``{description}`` (the cleaned prompt; for a 2025-edition item, its
+    summary, as that edition's ``messages_for`` sends), ``{title}``, ``{category}`` and
+    ``{prompt}`` (the raw test prompt, which ends with ``Price is $`` and never holds the answer).
     """
     check_template(user_template)
-    description = item.text
+    description = item.body
     for fragment in remove:
         description = description.replace(fragment, "")
     user = user_template.format(

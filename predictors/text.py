@@ -1,8 +1,9 @@
 """The course's text baselines (week 6, "baseline" notebook): bag of words and word2vec.
 
-Every model reads only ``item.text`` (the test prompt). The three word2vec predictors share one
-recipe for document vectors: gensim Word2Vec trained on ``simple_preprocess`` of the training
-prompts, and a prompt's vector is the mean of its in-vocabulary word vectors (zeros if none).
+Every model reads only ``item.body``: the test prompt (2024 edition), or the item's summary (2025
+edition, as that edition's NLP baselines read ``item.summary``). The three word2vec predictors
+share one recipe for document vectors: gensim Word2Vec trained on ``simple_preprocess`` of the
+training texts, and a text's vector is the mean of its in-vocabulary word vectors (zeros if none).
 Word2Vec runs with one worker, a seed and a stable hash function, so a fit gives the same
 vectors in every process whatever ``PYTHONHASHSEED`` is.
 """
@@ -64,7 +65,7 @@ class BagOfWordsLR(PredictorBase):
             max_features=self.max_features, stop_words=self.stop_words
         )
         try:
-            counts = self.vectorizer_.fit_transform([item.text for item in train_items])
+            counts = self.vectorizer_.fit_transform([item.body for item in train_items])
         except ValueError as exc:  # "empty vocabulary"
             raise PricebenchError(
                 f"{self.name}: the training prompts yield no words to count ({exc})"
@@ -76,7 +77,7 @@ class BagOfWordsLR(PredictorBase):
         check_fitted(self, "model_")
         if not items:
             return []
-        return _guesses(self.model_.predict(self.vectorizer_.transform([i.text for i in items])))
+        return _guesses(self.model_.predict(self.vectorizer_.transform([i.body for i in items])))
 
 
 class _Word2VecRegressor(PredictorBase):
@@ -106,7 +107,7 @@ class _Word2VecRegressor(PredictorBase):
         from gensim.models import Word2Vec
 
         _require_items(self.name, train_items)
-        documents = [tokenize(item.text) for item in train_items]
+        documents = [tokenize(item.body) for item in train_items]
         if not any(documents):
             raise PricebenchError(f"{self.name}: the training prompts hold no words to embed")
         try:
@@ -131,7 +132,7 @@ class _Word2VecRegressor(PredictorBase):
     def document_vectors(self, items: Sequence[Item]) -> np.ndarray:
         """One row per item: the mean of its prompt's in-vocabulary word vectors (or zeros)."""
         check_fitted(self, "word2vec_")
-        return self._vectors([tokenize(item.text) for item in items])
+        return self._vectors([tokenize(item.body) for item in items])
 
     def _vectors(self, documents: list[list[str]]) -> np.ndarray:
         keyed = self.word2vec_.wv

@@ -453,3 +453,163 @@ CASES: list[Case] = [
         expect=r"^pricebench: error: .*data\.train_size.*-1",
     ),
 ]
+
+
+# --- the 2025 edition's data (data=items_lite / items_full) ------------------------------------
+
+RUN_2025 = ["data=items_lite", "tracker=none", "data.path={tmp}/d25", "results.dir={tmp}/r"]
+
+
+def _data_2025(
+    n_test: int = 200, change: Callable[[list[dict]], None] | None = None, train: bool = True
+) -> Callable[[Path], None]:
+    """A setup writing ``d25/test.jsonl`` (and ``train.jsonl``) in the 2025 schema from real items;
+    ``change`` may edit the test rows first."""
+
+    def setup(tmp: Path) -> None:
+        from tests.editions import rows_2025, write_rows
+
+        (tmp / "d25").mkdir()
+        rows = rows_2025(DATA_DIR / "test.jsonl", n_test)
+        if change is not None:
+            change(rows)
+        write_rows(rows, tmp / "d25" / "test.jsonl", "jsonl")
+        if train:
+            write_rows(
+                rows_2025(DATA_DIR / "train_sample.jsonl", 20), tmp / "d25" / "train.jsonl", "jsonl"
+            )
+
+    return setup
+
+
+def _set(position: int, **fields: object) -> Callable[[list[dict]], None]:
+    def change(rows: list[dict]) -> None:
+        rows[position].update(fields)
+
+    return change
+
+
+def _drop(position: int, key: str) -> Callable[[list[dict]], None]:
+    def change(rows: list[dict]) -> None:
+        del rows[position][key]
+
+    return change
+
+
+def _train_2024_beside_2025(tmp: Path) -> None:
+    _data_2025(train=False)(tmp)
+    (tmp / "d25" / "train.jsonl").write_bytes((DATA_DIR / "train_sample.jsonl").read_bytes())
+
+
+CASES += [
+    Case(
+        id="items-lite-over-the-2024-data",
+        row=0,
+        command="pricebench",
+        args=[
+            "predictor=constant",
+            "data=items_lite",
+            f"data.path={DATA_DIR}",
+            "results.dir={tmp}/r",
+        ],
+        expect=r"^pricebench: error: .*/test\.jsonl holds test items in the 2024 edition's schema "
+        r"\(text\).*use data=pricer",
+        check=_no_run_stored,
+    ),
+    Case(
+        id="pricer-over-2025-data",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", "data.path={tmp}/d25", "results.dir={tmp}/r"],
+        setup=_data_2025(),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl holds test items in the 2025 edition's "
+        r"schema .*use data=items_lite",
+        check=_no_run_stored,
+    ),
+    Case(
+        id="items-lite-path-missing",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025[:-2], "data.path={tmp}/nowhere"],
+        expect=r"^pricebench: error: data path .*/nowhere does not exist; set data.path=DIR "
+        r"\(or PRICEBENCH_DATA_2025=DIR\)",
+    ),
+    Case(
+        id="data-edition-unknown",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025, "data.edition=2026"],
+        setup=_data_2025(),
+        expect=r"^pricebench: error: data\.edition must be one of 2024, 2025, not '2026'",
+    ),
+    Case(
+        id="items-lite-too-few-test-items",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025],
+        setup=_data_2025(n_test=150),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl holds 150 items but data\.size=200; "
+        r"lower data\.size",
+    ),
+    Case(
+        id="items-lite-row-without-prompt",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025],
+        setup=_data_2025(change=_drop(3, "prompt")),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl:4: missing field\(s\) prompt \(the 2025 "
+        r"schema: title, category, price, full, weight, summary, prompt, id\)",
+    ),
+    Case(
+        id="items-lite-prompt-a-number",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025],
+        setup=_data_2025(change=_set(0, prompt=5)),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl:1: prompt 5 is not text",
+    ),
+    Case(
+        id="items-lite-summary-a-list",
+        row=0,
+        command="pricebench",
+        args=["predictor=bow_lr", *RUN_2025],
+        setup=_data_2025(change=_set(7, summary=["a"])),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl:8: summary \['a'\] is not text",
+    ),
+    Case(
+        id="items-lite-price-text",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025],
+        setup=_data_2025(change=_set(1, price="cheap")),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl:2: price 'cheap' is not a number",
+    ),
+    Case(
+        id="items-lite-price-zero",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", *RUN_2025],
+        setup=_data_2025(change=_set(5, price=0)),
+        expect=r"^pricebench: error: .*/d25/test\.jsonl:6: price 0 is not above 0",
+    ),
+    Case(
+        id="items-lite-train-in-2024-schema",
+        row=0,
+        command="pricebench",
+        args=["predictor=bow_lr", *RUN_2025],
+        setup=_train_2024_beside_2025,
+        expect=r"^pricebench: error: .*/d25/train\.jsonl holds training items in the 2024 "
+        r"edition's schema",
+        check=_no_run_stored,
+    ),
+    Case(
+        id="items-lite-summary-holds-the-answer",
+        row=0,
+        command="pricebench",
+        args=["predictor=constant", "predictor.value=120", *RUN_2025, "quiet=true"],
+        setup=_data_2025(change=_set(0, summary="Lamp\n\nPrice is $374.00")),
+        expect=r"^constant Error=\$",
+        stream="stdout",
+        exit_code=0,
+    ),
+]
