@@ -2,7 +2,11 @@
 
 Its command line (``pricebench-leaderboard``) is :mod:`harness.leaderboard_cli`; its output formats
 are :mod:`harness.leaderboard_format`. The columns are the metrics of the registry that get a CI
-(:data:`harness.metrics.CI_METRICS`); rows are ordered by :data:`harness.metrics.RANK_BY`.
+(:data:`harness.metrics.CI_METRICS`) that the runs' edition shows (:data:`harness.metrics.EDITIONS`:
+2024 error, RMSLE, hits; 2025 error, MSE, R², hits); rows are ordered by
+:data:`harness.metrics.RANK_BY`. Runs of different editions, like runs on different item sets, are
+never ranked together: each edition's runs are a table of their own, beside that edition's
+published rows.
 """
 
 from __future__ import annotations
@@ -20,16 +24,21 @@ from typing import Any, Literal
 from harness import results
 from harness.data import CANONICAL_FINGERPRINT
 from harness.errors import PricebenchError, warn
-from harness.metrics import CI_METRICS, METRICS, RANK_BY
-from harness.published import PUBLISHED, SOURCE
+from harness.metrics import CI_METRICS, DEFAULT_EDITION, EDITIONS, METRICS, RANK_BY, edition_of
+from harness.published import BY_EDITION
 from harness.stats import Interval, PairedComparison, holm, metric_cis, paired_comparison
 
-# The CSV columns, in order: a row's fields, with each CI metric's value, interval and sd.
+# The CSV columns, in order: a row's fields, with each CI metric's value, interval and sd. The
+# 2024 edition's metrics keep their places; the later ones (MSE, R²) and the edition come last.
+_FIRST = EDITIONS[DEFAULT_EDITION]
+_LATER = tuple(name for name in CI_METRICS if name not in _FIRST)
 COLUMNS = (
     "rank", "kind", "predictor", "title", "model",
-    *(column for name in CI_METRICS for column in (name, f"{name}_low", f"{name}_high")),
-    *(f"{name}_sd" for name in CI_METRICS),
+    *(column for name in _FIRST for column in (name, f"{name}_low", f"{name}_high")),
+    *(f"{name}_sd" for name in _FIRST),
     "runs", "n", "unparseable", "cost", "tie_with_leader", "date", "run", "fingerprint",
+    *(column for name in _LATER for column in (name, f"{name}_low", f"{name}_high", f"{name}_sd")),
+    "edition",
 )  # fmt: skip
 IGNORED_IN_IDENTITY = ("seed", "cache_dir", "cache_enabled", "registry", "base_url")
 Kind = Literal["run", "mean", "reported"]
@@ -53,13 +62,18 @@ class Run:
         return self.metrics.get("fingerprint") == CANONICAL_FINGERPRINT
 
     @property
+    def edition(self) -> str:
+        """The course edition the run follows (its metrics.json's "edition"; 2024 when missing)."""
+        return edition_of(self.metrics)
+
+    @property
     def identity(self) -> str:
         """The predictor configuration apart from its seed: runs that differ only in seed."""
         predictor = dict(self.config.get("predictor") or {})
         for key in IGNORED_IN_IDENTITY:
             predictor.pop(key, None)
-        return json.dumps([self.metrics.get("title"), predictor, self.metrics.get("fingerprint")],
-                          sort_keys=True, default=str)  # fmt: skip
+        return json.dumps([self.metrics.get("title"), predictor, self.metrics.get("fingerprint"),
+                           self.edition], sort_keys=True, default=str)  # fmt: skip
 
 
 @dataclass
@@ -83,6 +97,7 @@ class Row:
     rank: int | None = None  # canonical rows that are not "reported", from 1
     tie_with_leader: Tie | None = None  # among the ranked runs: can a paired test tell them apart
     source: Run | None = None  # the run behind the row (for "mean": the latest)
+    edition: str = DEFAULT_EDITION
 
     def columns(self) -> dict[str, Any]:
         """The row under the names of COLUMNS (None where it has no value)."""
@@ -91,7 +106,7 @@ class Row:
             "title": self.title, "model": self.model, "runs": self.runs, "n": self.n,
             "unparseable": self.unparseable, "cost": self.cost,
             "tie_with_leader": self.tie_with_leader, "date": self.date, "run": self.run,
-            "fingerprint": self.fingerprint,
+            "fingerprint": self.fingerprint, "edition": self.edition,
         }  # fmt: skip
         for name in CI_METRICS:
             interval = self.intervals.get(name)
@@ -107,10 +122,50 @@ class Row:
 
 
 @dataclass
+class Table:
+    """One table of a board: rows of one edition on one item set."""
+
+    edition: str
+    fingerprint: str | None
+    rows: list[Row]
+    ranked: bool  # ranks and ties (the 2024 canonical items, or one item set of a later edition)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The CI metrics shown as its columns: its edition's."""
+        return EDITIONS[self.edition]
+
+
+@dataclass
 class Leaderboard:
-    ranked: list[Row]
-    others: dict[str | None, list[Row]]  # rows on other item sets, by fingerprint
+    ranked: list[Row]  # the 2024 edition's canonical 250 items, with its reported rows
+    others: dict[str | None, list[Row]]  # 2024-edition rows on other item sets, by fingerprint
     notes: list[str]
+    # later editions' runs, by edition then item set (fingerprint), each ranked on its own beside
+    # the edition's reported rows
+    editions: dict[str, dict[str | None, list[Row]]] = field(default_factory=dict)
+
+    def tables(self) -> list[Table]:
+        """Every table to show, in order: the 2024 ranked one (left out when it is empty), the
+        2024 other item sets, then each later edition's item sets."""
+        out = [Table(DEFAULT_EDITION, CANONICAL_FINGERPRINT, self.ranked, True)]
+        if not self.ranked and (self.others or self.editions):
+            out = []
+        out += [Table(DEFAULT_EDITION, f, rows, False) for f, rows in self.others.items()]
+        for edition, sets in self.editions.items():
+            out += [Table(edition, f, rows, True) for f, rows in sets.items()]
+        return out
+
+    def rows(self) -> list[Row]:
+        """Every row once (a later edition's reported rows appear beside each of its item sets)."""
+        seen: set[int] = set()
+        out = []
+        for table in self.tables():
+            for row in table.rows:
+                if id(row) not in seen:
+                    seen.add(id(row))
+                    out.append(row)
+        return out
 
 
 class UnreadableRun(Exception):
@@ -191,9 +246,18 @@ _COUNT_FIELDS = ("n", "unparseable")
 
 
 def _checked_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    try:
+        edition = edition_of(metrics)
+    except ValueError:
+        raise UnreadableRun(
+            f"metrics.json's 'edition' is {_shown(metrics.get('edition'))}, not one of "
+            f"{', '.join(map(repr, EDITIONS))}"
+        ) from None
     for name in CI_METRICS:
         if metrics.get(name) is None:
-            raise UnreadableRun(f"metrics.json has no {name!r}")
+            if name in EDITIONS[edition]:
+                raise UnreadableRun(f"metrics.json has no {name!r}")
+            continue  # not shown for its edition (a run from before the metric): from its records
         value = metrics[name]
         if not _is_number(value):
             raise UnreadableRun(f"metrics.json's {name!r} is {_shown(value)}, not a number")
@@ -296,26 +360,35 @@ def find_run(results_dir: str | Path, name: str) -> Run:
 
 
 def run_row(run: Run, n_boot: int) -> Row:
-    """A run's row, with bootstrap CIs from ``n_boot`` resamples (none when 0)."""
+    """A run's row, with bootstrap CIs from ``n_boot`` resamples (none when 0). A CI metric its
+    metrics.json lacks (a run from before the metric) is taken from its records when there are
+    intervals, else left blank."""
     m = run.metrics
     model = m.get("model") or (run.config.get("predictor") or {}).get("model") or ""
+    intervals = metric_cis(run.records, n_boot=n_boot) if n_boot > 0 else {}
+    values = {name: m[name] for name in CI_METRICS if m.get(name) is not None}
+    values |= {name: i.point for name, i in intervals.items() if name not in values}
     return Row(
         kind="run", title=str(m.get("title") or ""),
         predictor=None if m.get("predictor") is None else str(m["predictor"]),
-        model=str(model),
-        values={name: m[name] for name in CI_METRICS if m.get(name) is not None},
-        intervals=metric_cis(run.records, n_boot=n_boot) if n_boot > 0 else {},
+        model=str(model), values={name: values[name] for name in CI_METRICS if name in values},
+        intervals=intervals,
         n=m.get("n"), runs=1, unparseable=m.get("unparseable", 0), cost=m.get("cost"),
         date=str(m.get("created_at", ""))[:10], run=run.path.name,
         fingerprint=None if m.get("fingerprint") is None else str(m["fingerprint"]), source=run,
+        edition=run.edition,
     )  # fmt: skip
 
 
 def mean_row(group: Sequence[Run]) -> Row:
-    """The mean and sample standard deviation of each CI metric over a configuration's runs."""
+    """The mean and sample standard deviation of each CI metric over a configuration's runs (those
+    every run's metrics.json holds)."""
     row = run_row(group[-1], n_boot=0)
     row.kind, row.runs, row.run = "mean", len(group), ", ".join(r.path.name for r in group)
+    row.values = {}
     for name in CI_METRICS:
+        if any(r.metrics.get(name) is None for r in group):
+            continue
         values = [r.metrics[name] for r in group]
         row.values[name] = statistics.fmean(values)
         row.sd[name] = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -323,12 +396,14 @@ def mean_row(group: Sequence[Run]) -> Row:
     return row
 
 
-def reported_rows() -> list[Row]:
-    """The course's published results."""
+def reported_rows(edition: str = DEFAULT_EDITION) -> list[Row]:
+    """The course's published results for an edition (:data:`harness.published.BY_EDITION`)."""
+    published, n, _ = BY_EDITION[edition]
+    fingerprint = CANONICAL_FINGERPRINT if edition == DEFAULT_EDITION else None
     return [
         Row(kind="reported", title=f"{p.predictor} (reported)", predictor=p.predictor,
-            values=dict(p.metrics), n=250, fingerprint=CANONICAL_FINGERPRINT)
-        for p in PUBLISHED
+            values=dict(p.metrics), n=n, fingerprint=fingerprint, edition=edition)
+        for p in published
     ]  # fmt: skip
 
 
@@ -340,31 +415,59 @@ def rank_key(row: Row) -> tuple[bool, float]:
 
 def build(runs: Sequence[Run], aggregate: str | None = None, reported: bool = True,
           n_boot: int = 1000, warn: Callable[[str], None] = warn) -> Leaderboard:  # fmt: skip
-    """Rows sorted by RANK_BY; canonical runs ranked, other fingerprints kept apart. A run that
-    cannot be compared with the leader is one warning line, through ``warn``."""
+    """Rows sorted by RANK_BY. 2024-edition runs on the canonical items are ranked beside that
+    edition's reported rows, those on other item sets kept apart; a later edition's runs are
+    ranked per item set beside its reported rows. A run that cannot be compared with the leader is
+    one warning line, through ``warn``."""
     if aggregate not in (None, "latest", "mean"):
         raise PricebenchError(f"--aggregate takes latest or mean, not {aggregate!r}")
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         groups[run.identity if aggregate else run.path.name].append(run)
     rows = [mean_row(g) if aggregate == "mean" else run_row(g[-1], n_boot) for g in groups.values()]
-    canonical = [r for r in rows if r.fingerprint == CANONICAL_FINGERPRINT]
+    first = [r for r in rows if r.edition == DEFAULT_EDITION]
+    canonical = [r for r in first if r.fingerprint == CANONICAL_FINGERPRINT]
     others: dict[str | None, list[Row]] = defaultdict(list)
-    for row in rows:
+    for row in first:
         if row.fingerprint != CANONICAL_FINGERPRINT:
             others[row.fingerprint].append(row)
-    mark_ties(canonical, warn=warn)
-    ranked = sorted(canonical + (reported_rows() if reported else []), key=rank_key)
-    for rank, row in enumerate((r for r in ranked if r.kind != "reported"), 1):
-        row.rank = rank
-    notes = [f"reported rows: {SOURCE}"] if reported else []
+    later: dict[str, dict[str | None, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row.edition != DEFAULT_EDITION:
+            later[row.edition][row.fingerprint].append(row)
+    # The 2024 reported rows: beside its runs, or alone when there are no runs of another edition.
+    show_first = reported and (bool(first) or not later)
+    ranked = _ranked(canonical, reported_rows() if show_first else [], warn)
+    notes = [f"reported rows: {BY_EDITION[DEFAULT_EDITION][2]}"] if show_first else []
     for fingerprint, group in others.items():
         group.sort(key=rank_key)
         notes.append(
             f"{len(group)} run(s) scored another item set (fingerprint {str(fingerprint)[:12]}, "
             f"n={group[0].n}): listed apart, never ranked with the canonical 250 items"
         )
-    return Leaderboard(ranked, dict(others), notes)
+    editions: dict[str, dict[str | None, list[Row]]] = {}
+    for edition in sorted(later):
+        published = reported_rows(edition) if reported else []
+        editions[edition] = {
+            f: _ranked(group, published, warn) for f, group in later[edition].items()
+        }
+        if reported:
+            notes.append(f"reported rows: {BY_EDITION[edition][2]}")
+        notes.append(
+            f"{sum(map(len, later[edition].values()))} run(s) of the {edition} edition: ranked "
+            f"apart from other editions, one table per item set"
+        )
+    return Leaderboard(ranked, dict(others), notes, editions)
+
+
+def _ranked(runs: list[Row], published: list[Row], warn: Callable[[str], None]) -> list[Row]:
+    """Runs on one item set, ties with their leader marked, sorted with the published rows; the
+    runs ranked from 1."""
+    mark_ties(runs, warn=warn)
+    ranked = sorted(runs + published, key=rank_key)
+    for rank, row in enumerate((r for r in ranked if r.kind != "reported"), 1):
+        row.rank = rank
+    return ranked
 
 
 def mark_ties(rows: Sequence[Row], alpha: float = 0.05, warn: Callable[[str], None] = warn) -> None:

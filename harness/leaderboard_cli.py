@@ -14,7 +14,7 @@ from harness import leaderboard_format as fmt
 from harness import results
 from harness.errors import PricebenchError
 from harness.leaderboard import Run, build, find_run, load_runs
-from harness.metrics import CI_METRICS, METRICS
+from harness.metrics import CI_METRICS, EDITIONS, METRICS
 from harness.stats import paired_comparison
 
 PROG = "pricebench-leaderboard"
@@ -28,8 +28,12 @@ def warn(message: str) -> None:
 
 def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
     """The paired comparison of two runs on their shared items, in full."""
-    if a.metrics.get("fingerprint") != b.metrics.get("fingerprint"):
+    if a.edition != b.edition:
+        warn(f"the runs follow different editions ({a.edition} and {b.edition}); comparing "
+             "shared items on every metric of both")  # fmt: skip
+    elif a.metrics.get("fingerprint") != b.metrics.get("fingerprint"):
         warn("the runs scored different item sets; comparing shared items")
+    shown = EDITIONS[a.edition] if a.edition == b.edition else CI_METRICS
     try:
         c = paired_comparison(a.records, b.records, n_boot=n_boot)
     except ValueError as exc:
@@ -37,7 +41,7 @@ def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
     lines = [f"A: {a.metrics.get('summary_line')}  ({a.path.name})",
              f"B: {b.metrics.get('summary_line')}  ({b.path.name})",
              f"shared items: {c.n}", "difference A - B, with 95% bootstrap CI:"]  # fmt: skip
-    for name in CI_METRICS:
+    for name in shown:
         d, diff = c.diff[name], METRICS[name].diff_fmt
         lines.append(
             f"  {name:9s} {diff.format(d.point)}  [{diff.format(d.low)}, {diff.format(d.high)}]"

@@ -1,4 +1,7 @@
-"""Leaderboard output: a rich console table, Markdown, CSV and one static HTML file."""
+"""Leaderboard output: a rich console table, Markdown, CSV and one static HTML file.
+
+Each table's metric columns are its edition's (:data:`harness.metrics.EDITIONS`); the CSV holds
+every CI metric of every row, and each row's edition."""
 
 from __future__ import annotations
 
@@ -9,12 +12,18 @@ import io
 from collections.abc import Sequence
 
 from harness import results
-from harness.leaderboard import COLUMNS, Leaderboard, Row, Run
-from harness.metrics import BREAKDOWN_METRICS, CI_METRICS, METRICS
+from harness.leaderboard import COLUMNS, Leaderboard, Row, Run, Table
+from harness.metrics import BREAKDOWN_METRICS, DEFAULT_EDITION, EDITIONS, METRICS
 from harness.stats import breakdown
 
-HEADERS = ("#", "predictor", "model", *(METRICS[name].heading for name in CI_METRICS), "n",
-           "unparseable", "cost", "date", "run")  # fmt: skip
+
+def headers(edition: str = DEFAULT_EDITION) -> tuple[str, ...]:
+    """A table's column headings: its edition's metrics between the names and the counts."""
+    return ("#", "predictor", "model", *(METRICS[name].heading for name in EDITIONS[edition]),
+            "n", "unparseable", "cost", "date", "run")  # fmt: skip
+
+
+HEADERS = headers()  # the 2024 edition's
 
 
 def _ci(row: Row, name: str) -> str:
@@ -31,8 +40,10 @@ def _ci(row: Row, name: str) -> str:
     return text
 
 
-def cells(row: Row) -> list[str]:
-    """A row as display text: values with 95% CIs (or mean ± sd), ties and reported rows marked."""
+def cells(row: Row, metrics: Sequence[str] | None = None) -> list[str]:
+    """A row as display text: values with 95% CIs (or mean ± sd), ties and reported rows marked;
+    the metric columns are ``metrics`` (default: the row's edition's)."""
+    metrics = EDITIONS[row.edition] if metrics is None else metrics
     rank = "" if row.rank is None else str(row.rank)
     if row.tie_with_leader == "yes":
         rank += " ≈"
@@ -40,13 +51,22 @@ def cells(row: Row) -> list[str]:
     cost = "" if row.cost in (None, 0) else f"${row.cost:.4f}"
     unparseable = str(row.unparseable or 0) if row.kind != "reported" else ""
     return [
-        rank, name, row.model or "", *(_ci(row, name) for name in CI_METRICS), str(row.n or ""),
+        rank, name, row.model or "", *(_ci(row, name) for name in metrics), str(row.n or ""),
         unparseable, cost, row.date or "", row.run or "",
     ]  # fmt: skip
 
 
 def _all_rows(board: Leaderboard) -> list[Row]:
-    return board.ranked + [r for rows in board.others.values() for r in rows]
+    return board.rows()
+
+
+def caption(table: Table) -> str:
+    """What a table holds, as its heading says it."""
+    if table.edition == DEFAULT_EDITION:
+        if table.ranked:
+            return "pricebench leaderboard (canonical 250 items)"
+        return f"other item set {str(table.fingerprint)[:12]} (not ranked)"
+    return f"{table.edition} edition, item set {str(table.fingerprint)[:12]} (ranked on its own)"
 
 
 LEGEND = (
@@ -67,16 +87,27 @@ def _markdown_cell(text: str) -> str:
 
 
 def markdown(board: Leaderboard) -> str:
-    def table(rows: list[Row]) -> list[str]:
-        out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-        for row in rows:
-            out.append("| " + " | ".join(_markdown_cell(c) for c in cells(row)) + " |")
+    def table(t: Table) -> list[str]:
+        heads = headers(t.edition)
+        out = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        for row in t.rows:
+            out.append("| " + " | ".join(_markdown_cell(c) for c in cells(row, t.metrics)) + " |")
         return out
 
-    lines = table(board.ranked)
-    for fingerprint, rows in board.others.items():
-        lines += ["", f"Other item set (fingerprint {str(fingerprint)[:12]}), not ranked:", ""]
-        lines += table(rows)
+    lines: list[str] = []
+    for t in board.tables():
+        if t.edition == DEFAULT_EDITION and not t.ranked:
+            lines += [
+                "",
+                f"Other item set (fingerprint {str(t.fingerprint)[:12]}), not ranked:",
+                "",
+            ]
+        elif t.edition != DEFAULT_EDITION:
+            lines += ["", f"{t.edition} edition, item set (fingerprint "
+                      f"{str(t.fingerprint)[:12]}), ranked on its own:", ""]  # fmt: skip
+        lines += table(t)
+    if lines and not lines[0]:
+        lines = lines[1:]  # no blank line before the first heading
     return "\n".join(lines + [""] + [f"- {note}" for note in legend(board)]) + "\n"
 
 
@@ -94,19 +125,17 @@ def rich_table(board: Leaderboard) -> None:
     """The board on the terminal. Every cell and title is a rich ``Text``, never markup: a run's
     title such as ``Widget [/bold] pro`` is shown as typed."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Table as RichTable
     from rich.text import Text
 
     console = Console()
-    for title, rows in [("pricebench leaderboard (canonical 250 items)", board.ranked)] + [
-        (f"other item set {str(f)[:12]} (not ranked)", r) for f, r in board.others.items()
-    ]:
-        table = Table(title=Text(title))
-        for header in HEADERS:
+    for t in board.tables():
+        table = RichTable(title=Text(caption(t)))
+        for header in headers(t.edition):
             table.add_column(Text(header), overflow="fold")
-        for row in rows:
+        for row in t.rows:
             style = "dim" if row.kind == "reported" else ("bold" if row.rank == 1 else "")
-            table.add_row(*(Text(cell) for cell in cells(row)), style=style)
+            table.add_row(*(Text(cell) for cell in cells(row, t.metrics)), style=style)
         console.print(table)
     for line in legend(board):
         console.print(line, style="dim", highlight=False, markup=False)
@@ -122,19 +151,24 @@ def to_html(board: Leaderboard) -> str:
         ".reported{color:#777}</style></head><body><h1>pricebench leaderboard</h1>",
     ]
 
-    def table(rows: list[Row]) -> None:
-        parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in HEADERS) + "</tr>")
-        for row in rows:
+    def table(t: Table) -> None:
+        heads = headers(t.edition)
+        parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr>")
+        for row in t.rows:
             kind = ' class="reported"' if row.kind == "reported" else ""
             parts.append(
-                f"<tr{kind}>" + "".join(f"<td>{esc(c)}</td>" for c in cells(row)) + "</tr>"
+                f"<tr{kind}>"
+                + "".join(f"<td>{esc(c)}</td>" for c in cells(row, t.metrics))
+                + "</tr>"
             )
         parts.append("</table>")
 
-    table(board.ranked)
-    for fingerprint, rows in board.others.items():
-        parts.append(f"<h2>Other item set {esc(str(fingerprint)[:12])} (not ranked)</h2>")
-        table(rows)
+    for t in board.tables():
+        if t.edition == DEFAULT_EDITION and not t.ranked:
+            parts.append(f"<h2>Other item set {esc(str(t.fingerprint)[:12])} (not ranked)</h2>")
+        elif t.edition != DEFAULT_EDITION:
+            parts.append(f"<h2>{esc(caption(t))}</h2>")
+        table(t)
     parts += [f"<p>{esc(line)}</p>" for line in legend(board)]
     for row in _all_rows(board):
         if row.source is not None:

@@ -1,7 +1,8 @@
 """The course's scoring, exactly, and the registry of metrics that everything else reads.
 
 Per item with truth ``t`` and guess ``g``: ``error = |g - t|``,
-``sle = (ln(t + 1) - ln(g + 1))**2``, colour green when ``error < 40 or error / t < 0.2``, else
+``sle = (ln(t + 1) - ln(g + 1))**2``, the 2025 edition's ``mse`` (mean of ``(g - t)**2``) and ``r2``
+(sklearn's ``r2_score``), colour green when ``error < 40 or error / t < 0.2``, else
 orange when ``error < 80 or error / t < 0.4``, else red. A guess that is NaN, infinite or below
 zero is scored as 0 and counted as clipped (a guess of exactly 0 is not clipped).
 
@@ -9,7 +10,8 @@ Each metric is one :class:`Metric` in :data:`METRICS`: a function of the truth a
 that reduces their last axis (so the same call scores a run and, on ``(n_boot, n)`` resampled
 arrays, gives every bootstrap replicate at once), its direction, its display formats and where it
 is shown. Scoring, confidence intervals and paired tests, leaderboards, sweeps and W&B iterate
-over the registry: adding a metric is one entry here and one test.
+over the registry: adding a metric is one entry here and one test. Which of the CI metrics a run
+shows (its leaderboard columns and summary line) follows its edition (:data:`EDITIONS`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,23 @@ def median_absolute_error(truth: np.ndarray, guess: np.ndarray) -> Any:
     return np.median(absolute_error(truth, guess), axis=-1)
 
 
+def squared_error(truth: np.ndarray, guess: np.ndarray) -> np.ndarray:
+    return (guess - truth) ** 2
+
+
+def r_squared(truth: np.ndarray, guess: np.ndarray) -> Any:
+    """The coefficient of determination over the last axis, as ``sklearn.metrics.r2_score``
+    defines it: ``1 - sum((t - g)**2) / sum((t - mean(t))**2)``; when every truth is the same
+    (the denominator is 0) it is 1.0 if every guess is exact, else 0.0 (sklearn's
+    ``force_finite``). With fewer than two items sklearn gives NaN; here the same rule as for equal
+    truths applies, so the value is always finite."""
+    residual = np.sum((truth - guess) ** 2, axis=-1)
+    total = np.sum((truth - np.mean(truth, axis=-1, keepdims=True)) ** 2, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        defined = 1 - residual / total
+    return np.where(total != 0, defined, np.where(residual != 0, 0.0, 1.0))
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
     """One metric: how it is computed, which way is better, how it is shown and where."""
@@ -96,7 +115,7 @@ class Metric:
     fmt: str = "{:,.2f}"  # one value, as tables and the summary line show it
     diff_fmt: str = "{:+,.2f}"  # a difference between two runs
     header: str = ""  # its column heading ("" for its name)
-    label: str | None = None  # its name in the course's summary line (None: not in it)
+    label: str | None = None  # its name in a summary line (None: its heading); EDITIONS says which
     ci: bool = False  # a leaderboard column, with a bootstrap CI and a paired difference
     breakdown: bool = False  # shown per price band and per category
 
@@ -129,6 +148,10 @@ METRICS: dict[str, Metric] = {
         Metric("hit_rate", "share of green items (error < $40 or < 20% of the truth)", True,
                mean_of(is_hit), fmt="{:.1%}", diff_fmt="{:+.1%}", header="hits", label="Hits",
                ci=True, breakdown=True),
+        Metric("mse", "mean squared error in squared dollars", False, mean_of(squared_error),
+               fmt="{:,.0f}", diff_fmt="{:+,.0f}", header="MSE", label="MSE", ci=True),
+        Metric("r2", "coefficient of determination R² (sklearn's r2_score; 1 is perfect)", True,
+               r_squared, fmt="{:.1%}", diff_fmt="{:+.1%}", header="R²", label="R²", ci=True),
         Metric("median_error", "median absolute error in dollars", False, median_absolute_error,
                fmt="${:,.2f}", diff_fmt="${:+,.2f}", header="median error"),
         Metric("bias", "mean of guess - truth in dollars (above 0: guesses too high)", None,
@@ -144,6 +167,26 @@ METRICS: dict[str, Metric] = {
 RANK_BY = "error"  # the leaderboard's order, and a sweep's best job unless it optimises another
 CI_METRICS = tuple(name for name, m in METRICS.items() if m.ci)
 BREAKDOWN_METRICS = tuple(name for name, m in METRICS.items() if m.breakdown)
+
+# The course's editions and, for each, the metrics its Tester reports: a run's leaderboard columns
+# and its summary line. A run's edition is the "edition" of its metrics.json (missing: 2024).
+EDITIONS: dict[str, tuple[str, ...]] = {
+    "2024": ("error", "rmsle", "hit_rate"),
+    "2025": ("error", "mse", "r2", "hit_rate"),
+}
+DEFAULT_EDITION = "2024"
+COURSE_METRICS = EDITIONS[DEFAULT_EDITION]  # the course's summary line (2024), first in a summary
+
+
+def edition_of(metrics: Mapping[str, Any]) -> str:
+    """The edition of a run from its metrics.json: its ``"edition"`` ("2024" when missing).
+    ValueError for a value that is not an edition."""
+    value = metrics.get("edition")
+    if value is None:
+        return DEFAULT_EDITION
+    if isinstance(value, str) and value in EDITIONS:
+        return value
+    raise ValueError(f"{value!r} is not an edition: use one of {', '.join(EDITIONS)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,26 +226,30 @@ def summarise(scores: Scores) -> dict[str, Any]:
     if n == 0:
         raise ValueError("no items to summarise")
     values = {name: m(scores.truth, scores.guess) for name, m in METRICS.items()}
-    course = {name: v for name, v in values.items() if METRICS[name].label}
+    course = {name: values[name] for name in COURSE_METRICS}
     others = {name: v for name, v in values.items() if name not in course}
     return {**course, "n": n, **others, "clipped": int(scores.clipped.sum())}
 
 
-def figures(values: Mapping[str, float]) -> str:
-    """The course's figures as it prints them: ``Error=$79.58 RMSLE=0.59 Hits=52.0%``."""
-    return " ".join(f"{m.label}={m.format(values[m.name])}" for m in METRICS.values() if m.label)
+def figures(values: Mapping[str, float], edition: str = DEFAULT_EDITION) -> str:
+    """The edition's figures as the course prints them, those of ``values`` that are present:
+    ``Error=$79.58 RMSLE=0.59 Hits=52.0%`` (2024), ``Error=$62.51 MSE=8,120 R²=61.3% Hits=...``
+    (2025)."""
+    shown = [METRICS[name] for name in EDITIONS[edition] if name in values]
+    return " ".join(f"{m.label or m.heading}={m.format(values[m.name])}" for m in shown)
 
 
 def same_figures(reported: Mapping[str, float], measured: Mapping[str, float]) -> bool:
-    """Whether two sets of the course's figures are equal to their displayed precision
-    ($0.01, 0.01 RMSLE, 0.1% hits)."""
-    return all(
-        m.format(reported[m.name]) == m.format(measured[m.name])
-        for m in METRICS.values()
-        if m.label
-    )
+    """Whether the figures ``reported`` holds (of the course's: error, RMSLE, hits, MSE, R²) equal
+    ``measured`` to their displayed precision ($0.01, 0.01 RMSLE, 0.1% hits, ...)."""
+    names = [name for name in dict.fromkeys(n for e in EDITIONS.values() for n in e)
+             if name in reported]  # fmt: skip
+    if not names:
+        raise ValueError("no figure to compare")
+    return all(METRICS[n].format(reported[n]) == METRICS[n].format(measured[n]) for n in names)
 
 
-def summary_line(title: str, summary: Mapping[str, Any]) -> str:
-    """The course's closing line, e.g. ``Gpt 4O Mini Error=$79.58 RMSLE=0.59 Hits=52.0%``."""
-    return f"{title} {figures(summary)}".strip()
+def summary_line(title: str, summary: Mapping[str, Any], edition: str = DEFAULT_EDITION) -> str:
+    """The course's closing line, e.g. ``Gpt 4O Mini Error=$79.58 RMSLE=0.59 Hits=52.0%``; a
+    2025-edition run's shows that edition's figures (error, MSE, R², hits)."""
+    return f"{title} {figures(summary, edition)}".strip()

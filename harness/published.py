@@ -2,6 +2,8 @@
 
 A copy of the table the LLM Engineering course (week 6, 2024 edition) reported in its result
 notebooks; ``tests/test_leaderboard.py`` checks it against ``../shared/data/pricer/reported.csv``.
+And a copy of the 2025 edition's table (error only, on its first 200 test items);
+``tests/test_reproduce_2025.py`` checks it against ``../shared/data/pricer/reported_2025.csv``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Published:
     rmsle: float
     hits_pct: float
     recording: str | None  # a recording of its guesses exists under this file name
+
+    edition = "2024"
 
     @property
     def hit_rate(self) -> float:
@@ -137,3 +141,55 @@ PUBLISHED: tuple[Published, ...] = (
         "gpt-4o-mini-fine-tuned.csv",
     ),
 )
+
+
+SOURCE_2025 = (
+    "LLM Engineering course (Ed Donner), week 6, 2025 edition: ed-donner/llm_engineering "
+    "week6/results.ipynb, error only, on the first 200 test items (collected in "
+    "shared/data/pricer/reported_2025.csv)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Published2025:
+    """A row of the 2025 edition's published table: the mean absolute error only."""
+
+    predictor: str
+    description: str
+    error: float
+    recording: str | None = None  # no recording of any row's guesses was published
+
+    edition = "2025"
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {"error": self.error}
+
+    @property
+    def line(self) -> str:
+        return figures(self.metrics, self.edition)
+
+
+PUBLISHED_2025: tuple[Published2025, ...] = (
+    Published2025("constant", "Constant (training mean)", 106.18),
+    Published2025("linear_regression", "Linear Regression", 101.56),
+    Published2025("nlp_lr", "NLP + LR", 76.81),
+    Published2025("random_forest", "Random Forest", 72.28),
+    Published2025("xgboost", "XGBoost", 68.23),
+    Published2025("human", "Human (Ed)", 87.62),
+    Published2025("neural_network", "Neural Network", 63.97),
+    Published2025("gpt-4.1-nano", "GPT 4.1 Nano", 62.51),
+    Published2025("grok-4.1-fast", "Grok 4.1 Fast", 57.62),
+    Published2025("gemini-3-pro", "Gemini 3 Pro", 50.54),
+    Published2025("claude-sonnet-4.5", "Claude 4.5 Sonnet", 47.10),
+    Published2025("gpt-5.1", "GPT 5.1", 44.74),
+    Published2025("gpt-4.1-nano-fine-tuned", "GPT 4.1 Nano (Fine-tuned)", 75.91),
+    Published2025("deep_neural_network", "Deep Neural Network", 46.49),
+)
+N_2025 = 200  # the 2025 edition's Tester scores its first 200 test items
+
+# Each edition's published rows, the number of items they were measured on, and their source.
+BY_EDITION: dict[str, tuple[tuple[Published | Published2025, ...], int, str]] = {
+    "2024": (PUBLISHED, 250, SOURCE),
+    "2025": (PUBLISHED_2025, N_2025, SOURCE_2025),
+}

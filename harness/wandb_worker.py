@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import results
 from harness.errors import first_line, warn
-from harness.metrics import BREAKDOWN_METRICS, CI_METRICS
+from harness.metrics import BREAKDOWN_METRICS, CI_METRICS, edition_of
 from harness.preflight import unwritable
 from harness.stats import breakdown
 
@@ -129,7 +129,8 @@ def _fill(wandb: Any, run: Any, run_dir: Path, metrics: dict[str, Any],
         evaluation = wandb.Artifact(
             name=f"eval-{results.slug(run_dir.name)}",
             type="evaluation",
-            metadata={k: metrics[k] for k in ARTIFACT_KEYS},
+            metadata={k: metrics[k] for k in ARTIFACT_KEYS if k in metrics}
+            | {"edition": edition_of(metrics)},
         )
         evaluation.add_dir(str(run_dir))
         run.log_artifact(evaluation)

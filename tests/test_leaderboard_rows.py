@@ -17,11 +17,13 @@ from harness.data import CANONICAL_FINGERPRINT, load_dataset
 from harness.leaderboard import COLUMNS, Run, build, mean_row
 from tests.conftest import REFERENCE_DIR
 
-# The CSV header of `pricebench-leaderboard --format csv`: a file format, kept as it is.
+# The CSV header of `pricebench-leaderboard --format csv`: a file format, kept as it is; the 2025
+# edition's metrics and each row's edition were added at the end (issue 13).
 CSV_HEADER = (
     "rank,kind,predictor,title,model,error,error_low,error_high,rmsle,rmsle_low,rmsle_high,"
     "hit_rate,hit_rate_low,hit_rate_high,error_sd,rmsle_sd,hit_rate_sd,runs,n,unparseable,cost,"
-    "tie_with_leader,date,run,fingerprint"
+    "tie_with_leader,date,run,fingerprint,"
+    "mse,mse_low,mse_high,mse_sd,r2,r2_low,r2_high,r2_sd,edition"
 )
 # Lines of the README's leaderboard table, built from the recordings below.
 README_LINES = [

@@ -11,6 +11,7 @@ import pytest
 from harness.data import load_dataset
 from harness.metrics import (
     CI_METRICS,
+    EDITIONS,
     METRICS,
     RANK_BY,
     colour_for,
@@ -90,8 +91,12 @@ def test_metrics_declare_direction() -> None:
 
 
 def test_the_course_metrics_are_the_ci_metrics_and_the_summary_line() -> None:
-    assert CI_METRICS == ("error", "rmsle", "hit_rate")
-    assert [m.label for m in METRICS.values() if m.label] == ["Error", "RMSLE", "Hits"]
+    assert CI_METRICS == ("error", "rmsle", "hit_rate", "mse", "r2")
+    assert EDITIONS == {"2024": ("error", "rmsle", "hit_rate"),
+                        "2025": ("error", "mse", "r2", "hit_rate")}  # fmt: skip
+    assert set(CI_METRICS) == {name for names in EDITIONS.values() for name in names}
+    labels = [METRICS[name].label for name in EDITIONS["2024"]]
+    assert labels == ["Error", "RMSLE", "Hits"]
 
 
 @pytest.mark.parametrize("name", list(METRICS))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harness.data import load_dataset
-from harness.metrics import METRICS, PRICE_BANDS, score
+from harness.metrics import EDITIONS, METRICS, PRICE_BANDS, score
 from harness.stats import (
     CI_METRICS,
     SEED,
@@ -109,6 +109,7 @@ def test_the_readme_intervals_exactly(runs, name):
     shown = tuple(
         f"{METRICS[m].format(ci.point)} [{METRICS[m].format(ci.low)}, {METRICS[m].format(ci.high)}]"
         for m, ci in cis.items()
+        if m in EDITIONS["2024"]  # the README's table is of the 2024 edition's runs
     )
     assert shown == README_INTERVALS[name]
 

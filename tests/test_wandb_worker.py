@@ -90,7 +90,7 @@ def test_the_logged_tables_and_artifact_follow_the_registry(run_dir: Path) -> No
     assert artifact.type == "evaluation"
     assert artifact.metadata == {
         k: metrics[k] for k in ("predictor", "fingerprint", "canonical", "n", *CI_METRICS)
-    }
+    } | {"edition": "2024"}  # no "edition" in metrics.json: 2024
 
 
 def _job(run_dir: Path, **settings: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ TABLES = (
     "cases_data",
     "cases_predictors",
     "cases_finetune",
+    "cases_editions",
 )
 
 
