@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from finetune import jobs
 from harness import registry, results, schema
-from harness.data import load_dataset
+from harness.data import EDITION_SIZES, load_dataset
 from harness.errors import PricebenchError, first_line
 from harness.paths import CONF_DIR
 
@@ -64,9 +64,13 @@ class Workflow:
         self._client: Any = None
 
     @property
+    def base_url(self) -> str | None:
+        return resolve_base_url(self.cfg)
+
+    @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = jobs.client_for(self.cfg.base_url, self.cfg.api_key_env)
+            self._client = jobs.client_for(self.base_url, self.cfg.api_key_env)
         return self._client
 
     def save(self, **changes: Any) -> None:
@@ -86,7 +90,14 @@ class Workflow:
         from finetune.data import prepare
         from predictors.prompts import PREFILL
 
-        dataset = load_dataset(**_plain(self.cfg.data), drop_test_overlap=False)
+        data = _plain(self.cfg.data)
+        # the leakage check covers the edition's whole fixed test set (250 items in 2024, 200 in
+        # 2025), also when data.size asks for fewer
+        fixed = EDITION_SIZES.get(str(data.get("edition") or "2024"))
+        size = data.get("size")
+        if fixed and isinstance(size, int) and not isinstance(size, bool) and 0 < size < fixed:
+            data["size"] = fixed
+        dataset = load_dataset(**data, drop_test_overlap=False)
         prompt = self.cfg.prompt
         reports = prepare(
             dataset.train, dataset.test, self.out, self.cfg.train_size, self.cfg.validation_size,
@@ -115,12 +126,16 @@ class Workflow:
         prepared = self.state.get("prepared")
         if not prepared:
             raise PricebenchError(f"nothing prepared in {self.out}: run stage=prepare first")
+        checked = not self.cfg.check_access
         for name, key in (("training", "training_file"), ("validation", "validation_file")):
             path = Path(prepared[name]["path"])
             if not path.is_file() or _sha256(path) != prepared[name]["sha256"]:
                 raise PricebenchError(
                     f"{path} changed or vanished since it was validated: rerun stage=prepare"
                 )
+            if not self.state.get(key) and not checked:
+                jobs.check_access(self.client, self.cfg.model, recorded_run(self.cfg))
+                checked = True
             if self.state.get(key):
                 print(f"{name} file already uploaded: {self.state[key]}")
                 continue
@@ -134,12 +149,14 @@ class Workflow:
         if not self.state.get("training_file"):
             raise PricebenchError("no uploaded training file: run stage=upload first")
         settings = self.settings()
-        job = jobs.create_job(self.client, settings, self.state["training_file"],
-                              self.state.get("validation_file"))  # fmt: skip
+        job = jobs.create_job(
+            self.client, settings, self.state["training_file"],
+            self.state.get("validation_file"), recorded_run(self.cfg),
+        )  # fmt: skip
         self.save(job_id=job.id)
         registry.record_job(self.cfg.registry, {
             "job_id": job.id, "suffix": self.cfg.suffix, "base_model": self.cfg.model,
-            "model": None, "status": job.status, "base_url": self.cfg.base_url,
+            "model": None, "status": job.status, "base_url": self.base_url,
             "training_file": self.state["training_file"],
             "validation_file": self.state.get("validation_file"),
             "settings": settings, "output_dir": str(self.out),
@@ -183,7 +200,12 @@ class Workflow:
         if job.status != "succeeded":
             raise PricebenchError(f"fine-tuning job {job.id} {job.status}: {jobs.job_error(job)}")
         print(f"fine-tuned model: {job.fine_tuned_model}")
-        print(f"evaluate it with: pricebench predictor=fine_tuned predictor.job_id={job.id}")
+        if self.cfg.provider == "azure" and not self.cfg.base_url:
+            print("deploy it in your Azure OpenAI resource, then evaluate it with: "
+                  "pricebench predictor=azure predictor.model=DEPLOYMENT")  # fmt: skip
+            return
+        where = f" predictor.base_url={self.base_url}" if self.base_url else ""
+        print(f"evaluate it with: pricebench predictor=fine_tuned predictor.job_id={job.id}{where}")
 
     def training_files(self, job: Any) -> list[Path]:
         """The prepared files ``job`` was trained on, when they are still here unchanged (in
@@ -238,6 +260,35 @@ class Workflow:
             })  # fmt: skip
 
 
+def resolve_base_url(cfg: DictConfig) -> str | None:
+    """The job API's base URL: ``base_url`` when set (the openai preset's default is
+    ``OPENAI_BASE_URL``); else, for a preset naming ``endpoint_env`` (azure), that variable's
+    endpoint plus ``endpoint_path``; else None (the SDK's default, OpenAI)."""
+    if cfg.base_url:
+        return str(cfg.base_url).strip().rstrip("/")
+    preset = cfg.providers[cfg.provider]
+    variable = preset.get("endpoint_env")
+    if not variable:
+        return None
+    endpoint = (os.environ.get(variable) or "").strip().rstrip("/")
+    if not endpoint:
+        raise PricebenchError(
+            f"{variable} is not set: export {variable}=https://RESOURCE.openai.azure.com (your "
+            "resource's endpoint), or set base_url=URL"
+        )
+    path = str(preset.get("endpoint_path") or "").rstrip("/")
+    return endpoint if not path or endpoint.endswith(path) else endpoint + path
+
+
+def recorded_run(cfg: DictConfig) -> str:
+    """The course's recorded fine-tuned run: ``reference/gpt-4o-mini-fine-tuned.csv`` in the data
+    folder (``data.path`` or ``$PRICEBENCH_DATA``) that holds it, else that path spelled out."""
+    for folder in (cfg.data.get("path"), os.environ.get("PRICEBENCH_DATA")):
+        if folder and (Path(str(folder)) / "reference" / jobs.RECORDED_RUN).is_file():
+            return str(Path(str(folder)) / "reference" / jobs.RECORDED_RUN)
+    return f"$PRICEBENCH_DATA/reference/{jobs.RECORDED_RUN}"
+
+
 def _registry_record(path: str, job_id: str) -> dict[str, Any]:
     return next((r for r in registry.read_registry(path) if r.get("job_id") == job_id), {})
 
@@ -267,6 +318,18 @@ def check_config(cfg: DictConfig) -> None:
     stage = cfg.stage
     if stage not in (*STAGES, "all"):
         raise PricebenchError(f"stage must be one of {', '.join(STAGES)} or all, not {stage!r}")
+    providers = list(cfg.get("providers") or {})
+    if not isinstance(cfg.get("provider"), str) or cfg.provider not in providers:
+        raise PricebenchError(
+            f"provider={cfg.get('provider')!r}: must be one of {', '.join(providers)} (or keep "
+            "provider=openai and set base_url=URL api_key_env=VAR for another server)"
+        )
+    if not isinstance(cfg.check_access, bool):
+        raise PricebenchError(f"check_access={cfg.check_access!r}: must be true or false")
+    for key in ("base_url", "api_key_env"):
+        value = cfg.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise PricebenchError(f"{key}={value!r}: must be a non-empty text, or null")
     _whole(cfg, "train_size", 1)
     _whole(cfg, "validation_size", 1)
     _whole(cfg, "n_epochs", 1)
@@ -325,6 +388,8 @@ def run(cfg: DictConfig) -> None:
     check_registry(cfg.registry)
     check_writable(cfg)
     stage = cfg.stage
+    if stage != "prepare":
+        resolve_base_url(cfg)  # a preset's missing endpoint, before anything is prepared
     workflow = Workflow(cfg)
     for name in STAGES if stage == "all" else (stage,):
         if stage == "all" and name == "prepare" and workflow.state.get("prepared"):

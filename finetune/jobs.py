@@ -20,10 +20,101 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 WandbMode = Literal["online", "offline", "disabled", "shared"]
 
 
+# OpenAI is winding down self-serve fine-tuning. OpenAI's deprecations page
+# (https://developers.openai.com/api/docs/deprecations, "Update to OpenAI's self-serve
+# fine-tuning", notified 2026-05-07): job creation ended for organisations that never fine-tuned on
+# 2026-05-07, for those with no inference on a fine-tuned model in the past 60 days on 2026-07-02,
+# and ends for everyone on 2027-01-06; inference on fine-tuned models goes on until the underlying
+# base model is deprecated. A refused organisation gets HTTP 403 from fine_tuning.jobs.create.
+WIND_DOWN = (
+    "OpenAI is winding down self-serve fine-tuning (organisations that never fine-tuned lost job "
+    "creation on 2026-05-07, those with no fine-tuned inference in 60 days on 2026-07-02, "
+    "everyone on 2027-01-06; existing fine-tuned models answer until their base model is retired)"
+)
+# OpenAI's API has no call that says whether jobs can be created (no eligibility endpoint; the
+# checkpoint-permission endpoints need an admin key and concern sharing). The check is a creation
+# naming a file id nobody uploaded: it cannot create a job, and a platform that refuses creation
+# can answer 403 to it; any other refusal (400/404 for the missing file) says nothing, and the
+# real creation is then checked the same way (after the free upload, before anything is paid for).
+ACCESS_CHECK_FILE = "file-pricebench-access-check"
+RECORDED_RUN = "gpt-4o-mini-fine-tuned.csv"  # the course's fine-tuned run, in <data>/reference
+
+
 def client_for(base_url: str | None, api_key_env: str | None) -> Any:
     from openai import OpenAI
 
     return OpenAI(api_key=api_key_from_env(api_key_env), base_url=base_url or None)
+
+
+def host_of(base_url: str | None) -> str:
+    """The host a base URL names (``api.openai.com`` for OpenAI's default)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(base_url or "https://api.openai.com/v1").netloc or str(base_url)
+
+
+def platform_said(exc: Any) -> str:
+    """What an API error's body says (OpenAI's shape: ``{"error": {"message", ..., "code"}}``),
+    on one line; the SDK's own text when the body is not that shape."""
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return first_line(exc)
+    text = " ".join(message.split())[:300]
+    code = body.get("code") if isinstance(body, dict) else None
+    return f"{text} [{code}]" if isinstance(code, str) and code else text
+
+
+def refusal(exc: Any, base_url: str | None, replay_path: str, uploaded: bool) -> PricebenchError:
+    """The one line for a platform that refuses to create fine-tuning jobs (HTTP 403): what it
+    said, OpenAI's wind-down dates, what still works, and what was (not) done."""
+    status = getattr(exc, "status_code", 403)
+    done = (
+        "the uploaded files cost nothing; no job was created"
+        if uploaded
+        else "nothing was uploaded and no job created"
+    )
+    return PricebenchError(
+        f"{host_of(base_url)} refused to create fine-tuning jobs (HTTP {status}: "
+        f"{platform_said(exc)}); {WIND_DOWN}. Still works: evaluating a fine-tuned model you "
+        "have (pricebench predictor=fine_tuned predictor.job_id=ftjob-...), the course's recorded "
+        f"fine-tuned run, 2024 edition (pricebench predictor=replay predictor.path={replay_path}), "
+        "or fine-tuning elsewhere (pricebench-finetune provider=azure, or base_url=URL "
+        "api_key_env=VAR for another server with this job API) and serving the model behind an "
+        "OpenAI-compatible endpoint (pricebench predictor=fine_tuned predictor.model=NAME "
+        f"predictor.base_url=URL); {done}"
+    )
+
+
+def check_access(client: Any, model: str, replay_path: str) -> None:
+    """Before anything is uploaded: ask for a job on a file that does not exist
+    (:data:`ACCESS_CHECK_FILE`). A 403 is the platform refusing job creation (:func:`refusal`), a
+    401 a key it refuses: one line each. Any other answer says nothing and the flow goes on."""
+    import openai
+
+    base_url = str(client.base_url)
+    try:
+        job = client.fine_tuning.jobs.create(model=model, training_file=ACCESS_CHECK_FILE)
+    except openai.PermissionDeniedError as exc:
+        raise refusal(exc, base_url, replay_path, uploaded=False) from None
+    except openai.AuthenticationError as exc:
+        raise PricebenchError(
+            f"{host_of(base_url)} refused the key (HTTP 401: {platform_said(exc)}); check the key "
+            "in api_key_env's variable; nothing was uploaded"
+        ) from None
+    except openai.APIStatusError:
+        return  # the missing file refused: creation itself was not
+    except openai.APIError as exc:
+        raise PricebenchError(
+            f"checking that {host_of(base_url)} creates fine-tuning jobs failed: "
+            f"{first_line(exc)}; nothing was uploaded"
+        ) from None
+    # a server that created a job on a file it does not hold: cancel that job at once
+    job_id = getattr(job, "id", None)
+    if job_id:
+        _api(f"cancelling the check's job {job_id}",
+             lambda: client.fine_tuning.jobs.cancel(job_id))  # fmt: skip
+        warn(f"{host_of(base_url)} created job {job_id} for a file that does not exist; cancelled")
 
 
 def _api(what: str, call: Callable[[], Any]) -> Any:
@@ -45,8 +136,9 @@ def upload(client: Any, path: Path) -> str:
 
 
 def create_job(client: Any, settings: dict[str, Any], training_file: str,
-               validation_file: str | None) -> Any:  # fmt: skip
-    """``fine_tuning.jobs.create`` with the course's settings (1 epoch, seed 42, suffix pricer)."""
+               validation_file: str | None, replay_path: str = RECORDED_RUN) -> Any:  # fmt: skip
+    """``fine_tuning.jobs.create`` with the course's settings (1 epoch, seed 42, suffix pricer);
+    a 403 is :func:`refusal` (``replay_path``: the recorded run it names)."""
     request: dict[str, Any] = {
         "model": settings["model"],
         "training_file": training_file,
@@ -64,7 +156,14 @@ def create_job(client: Any, settings: dict[str, Any], training_file: str,
         if settings.get("wandb_entity"):
             wandb["entity"] = settings["wandb_entity"]
         request["integrations"] = [{"type": "wandb", "wandb": wandb}]
-    return _api("creating the fine-tuning job", lambda: client.fine_tuning.jobs.create(**request))
+    import openai
+
+    try:
+        return client.fine_tuning.jobs.create(**request)
+    except openai.PermissionDeniedError as exc:
+        raise refusal(exc, str(client.base_url), replay_path, uploaded=True) from None
+    except openai.APIError as exc:
+        raise PricebenchError(f"creating the fine-tuning job failed: {first_line(exc)}") from None
 
 
 def follow(client: Any, job_id: str, poll_seconds: float,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.hostile.cases import Case
+from tests.hostile.cases import DATA_DIR, Case
 from tests.openai_server import FakeOpenAI
 
 _SERVERS: dict[Path, FakeOpenAI] = {}
@@ -21,6 +21,18 @@ _STATE = "results/finetune/pricer/state.json"
 def _serve(tmp: Path) -> None:
     """A local OpenAI-compatible server for the case in ``tmp`` (its check stops it)."""
     _SERVERS[tmp] = FakeOpenAI().start()
+
+
+def _serve_refusing(tmp: Path) -> None:
+    """A server that answers every job creation (and the check before uploading) with 403."""
+    from tests.test_finetune_endpoints import RefusingOpenAI
+
+    _SERVERS[tmp] = RefusingOpenAI().start()
+
+
+def _only_the_check(tmp: Path, done: subprocess.CompletedProcess) -> None:
+    requests = _stop(tmp)
+    assert [(r["method"], r["path"]) for r in requests] == [("POST", "/v1/fine_tuning/jobs")]
 
 
 def _at_server(*extra: str):
@@ -43,6 +55,12 @@ def _nothing_sent(tmp: Path, done: subprocess.CompletedProcess) -> None:
 def _no_upload(tmp: Path, done: subprocess.CompletedProcess) -> None:
     requests = _stop(tmp)
     assert not [r for r in requests if r["method"] == "POST"], [r["path"] for r in requests]
+
+
+def _items_2025(tmp: Path) -> None:
+    from tests.editions import write_items_2025
+
+    write_items_2025(tmp / "items_lite", n_test=200, n_train=20)
 
 
 def _a_file(tmp: Path) -> None:
@@ -68,6 +86,10 @@ def _serve_and(setup):
 
 def _nothing_prepared(tmp: Path, done: subprocess.CompletedProcess) -> None:
     assert not list(tmp.rglob("train.jsonl"))
+
+
+def _nothing_prepared_in_results(tmp: Path, done: subprocess.CompletedProcess) -> None:
+    assert not list((tmp / "results").rglob("train.jsonl"))
 
 
 def _constant_line(tmp: Path, done: subprocess.CompletedProcess) -> None:
@@ -253,5 +275,95 @@ CASES: list[Case] = [
         _E + r"\S*latin1\.jsonl:1: not UTF-8",
         setup=lambda tmp: (tmp / "latin1.jsonl").write_bytes(b'{"title": "caf\xe9"}\n'),
         check=_nothing_prepared,
+    ),
+    # issue 13: where fine-tuning still runs
+    Case(
+        "finetune-job-creation-refused-403",
+        0,
+        "pricebench-finetune",
+        _at_server("wandb.log=false"),
+        _E + r"127\.0\.0\.1:\d+ refused to create fine-tuning jobs \(HTTP 403: Fine-tuning is not "
+        r"available for this organization\.\); OpenAI is winding down self-serve fine-tuning "
+        r"\(.*2026-05-07.*2026-07-02.*2027-01-06; existing fine-tuned models answer until their "
+        r"base model is retired\)\. Still works: .*predictor=fine_tuned predictor\.job_id=.*"
+        r"predictor=replay predictor\.path=\S+/reference/gpt-4o-mini-fine-tuned\.csv.*"
+        r"provider=azure.*predictor=fine_tuned predictor\.model=NAME predictor\.base_url=URL\); "
+        r"nothing was uploaded and no job created$",
+        setup=_serve_refusing,
+        check=_only_the_check,
+        env=_KEYED,
+    ),
+    Case(
+        "finetune-provider-unknown",
+        0,
+        "pricebench-finetune",
+        ["provider=vertex"],
+        _E + r"provider='vertex': must be one of openai, azure \(or keep provider=openai and set "
+        r"base_url=URL api_key_env=VAR for another server\)$",
+        check=_nothing_prepared,
+    ),
+    Case(
+        "finetune-azure-endpoint-not-set",
+        0,
+        "pricebench-finetune",
+        ["provider=azure"],
+        _E + r"AZURE_OPENAI_ENDPOINT is not set: export AZURE_OPENAI_ENDPOINT=https://RESOURCE\."
+        r"openai\.azure\.com \(your resource's endpoint\), or set base_url=URL$",
+        check=_nothing_prepared,
+        env={"AZURE_OPENAI_ENDPOINT": "", "AZURE_OPENAI_API_KEY": "k" * 20},
+    ),
+    Case(
+        "finetune-azure-key-not-set",
+        0,
+        "pricebench-finetune",
+        ["provider=azure", "stage=follow", "job_id=ftjob-1", "wandb.log=false"],
+        _E + r"AZURE_OPENAI_API_KEY is not set",
+        env={"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9", "AZURE_OPENAI_API_KEY": ""},
+    ),
+    Case(
+        "finetune-check-access-not-a-boolean",
+        0,
+        "pricebench-finetune",
+        ["check_access=maybe"],
+        _E + r"check_access='maybe': must be true or false$",
+        check=_nothing_prepared,
+    ),
+    Case(
+        "finetune-base-url-empty",
+        0,
+        "pricebench-finetune",
+        ["base_url=' '"],
+        _E + r"base_url=' ': must be a non-empty text, or null$",
+        check=_nothing_prepared,
+    ),
+    # issue 13, item 5: fine-tuning data for the 2025 edition
+    Case(
+        "finetune-items-lite-on-2024-data",
+        0,
+        "pricebench-finetune",
+        ["data=items_lite", f"data.path={DATA_DIR}", "stage=prepare"],
+        _E + r"\S*/test\.jsonl holds test items in the 2024 edition's schema \(text\), not the "
+        r"2025 one .*; use data=pricer for it",
+        check=_nothing_prepared,
+    ),
+    Case(
+        "finetune-pricer-on-2025-data",
+        0,
+        "pricebench-finetune",
+        ["data=pricer", "data.path={tmp}/items_lite", "stage=prepare"],
+        _E + r"\S*/items_lite/test\.jsonl holds test items in the 2025 edition's schema .*; use "
+        r"data=items_lite",
+        setup=_items_2025,
+        check=_nothing_prepared_in_results,
+    ),
+    Case(
+        "finetune-items-lite-too-few-training-items",
+        0,
+        "pricebench-finetune",
+        ["data=items_lite", "data.path={tmp}/items_lite", "stage=prepare"],
+        _E + r"train_size=200 \+ validation_size=50 needs 250 items but the training source has "
+        r"20; lower `train_size` or `validation_size`$",
+        setup=_items_2025,
+        check=_nothing_prepared_in_results,
     ),
 ]
