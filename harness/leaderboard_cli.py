@@ -1,5 +1,11 @@
-"""``pricebench-leaderboard [--results DIR] [--format table|markdown|csv|html] [--output FILE]
-[--aggregate latest|mean] [--compare RUN_A RUN_B]``: the command line of :mod:`harness.leaderboard`.
+"""``pricebench-leaderboard [--results DIR] [--format table|markdown|csv|html|cost] [--output FILE]
+[--aggregate latest|mean] [--compare RUN_A RUN_B [--alpha A] [--fail-if-worse [--metric M]]]``:
+the command line of :mod:`harness.leaderboard` and of :mod:`harness.compare`.
+
+``--compare A B`` prints the paired figures and where the runs differ item by item (text,
+Markdown, CSV of every shared item, or an HTML page with charts); ``--fail-if-worse`` makes it a
+regression gate: exit 1 when B (NEW) is significantly worse than A (BASE), 0 otherwise, with the
+verdict as the last line of standard output.
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from harness import compare as cmp
+from harness import cost_chart, results
 from harness import leaderboard_format as fmt
-from harness import results
 from harness.errors import PricebenchError
 from harness.leaderboard import Run, build, find_run, load_runs
 from harness.metrics import CI_METRICS, EDITIONS, METRICS
@@ -26,8 +33,8 @@ def warn(message: str) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
 
 
-def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
-    """The paired comparison of two runs on their shared items, in full."""
+def compare_lines(a: Run, b: Run, n_boot: int = 2000, alpha: float = 0.05) -> list[str]:
+    """The paired comparison of two runs on their shared items: figures, intervals and tests."""
     if a.edition != b.edition:
         warn(f"the runs follow different editions ({a.edition} and {b.edition}); comparing "
              "shared items on every metric of both")  # fmt: skip
@@ -51,10 +58,52 @@ def compare_text(a: Run, b: Run, n_boot: int = 2000) -> str:
         f"McNemar exact on hits: p = {c.mcnemar_p:.3g} (A only: {c.a_only_hits}, "
         f"B only: {c.b_only_hits})",
         "verdict: "
-        + ("different" if c.significant(0.05) else "no difference")
-        + " at 5% (the two tests Holm-corrected)",
+        + ("different" if c.significant(alpha) else "no difference")
+        + f" at {alpha * 100:g}% (the two tests Holm-corrected)",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def compare_text(a: Run, b: Run, n_boot: int = 2000, alpha: float = 0.05) -> str:
+    """The paired comparison of two runs in full: figures, tests and the item-level sections."""
+    lines = compare_lines(a, b, n_boot, alpha)
+    return "\n".join([*lines, *cmp.text_sections(_items(a, b))]) + "\n"
+
+
+def _label(run: Run) -> str:
+    return f"{run.metrics.get('title') or run.path.name} ({run.path.name})"
+
+
+def _items(a: Run, b: Run) -> cmp.ItemComparison:
+    try:
+        return cmp.compare_items(a.records, b.records)
+    except ValueError as exc:
+        raise PricebenchError(str(exc)) from None
+
+
+def compare_output(a: Run, b: Run, form: str, alpha: float = 0.05) -> str:
+    """``--compare`` in ``form``: text (``table``), ``markdown``, ``csv`` (every shared item) or
+    ``html`` (one page with both runs' charts and the error-against-error scatter)."""
+    if form == "table":
+        return compare_text(a, b, alpha=alpha)
+    items = _items(a, b)
+    if form == "csv":
+        return cmp.to_csv(items)
+    summary = compare_lines(a, b, alpha=alpha)
+    if form == "markdown":
+        head = ["# pricebench comparison", "", "```", *summary, "```", ""]
+        return "\n".join([*head, *cmp.markdown_sections(items)]) + "\n"
+    charts = tuple(_chart(run) for run in (a, b))
+    scatter = cmp.error_scatter_png(items, _label(a), _label(b))
+    return cmp.to_html(items, _label(a), _label(b), summary, (charts[0], charts[1]), scatter)
+
+
+def _chart(run: Run) -> bytes | None:
+    chart = run.path / results.CHART_FILE
+    try:
+        return chart.read_bytes() if chart.is_file() else None
+    except OSError:
+        return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +122,10 @@ def parser() -> argparse.ArgumentParser:
         "tests against the leader and the course's published numbers.",
     )
     p.add_argument("--results", default="results", help="the results folder (default: results)")
-    p.add_argument("--format", choices=("table", "markdown", "csv", "html"), default="table")
+    p.add_argument(
+        "--format", choices=("table", "markdown", "csv", "html", "cost"), default="table",
+        help="cost: a PNG of error against cost per run, the Pareto front marked (needs --output)",
+    )  # fmt: skip
     p.add_argument("--output", help="write to this file instead of the terminal")
     p.add_argument(
         "--aggregate", choices=("latest", "mean"),
@@ -82,18 +134,64 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
-        help="print the paired comparison of two runs in full",
+        help="compare two runs in full: the paired figures and tests, the items hit by one run "
+        "only, the items they disagree on most, and each price band and category",
+    )  # fmt: skip
+    p.add_argument(
+        "--fail-if-worse", action="store_true",
+        help="with --compare BASE NEW: exit 1 when NEW is significantly worse than BASE on "
+        "--metric (a regression gate for CI), 0 otherwise; the verdict is the last line",
+    )  # fmt: skip
+    p.add_argument(
+        "--metric", default="error",
+        help=f"the metric the gate judges (default error): {', '.join(cmp.GATE_METRICS)}",
+    )  # fmt: skip
+    p.add_argument(
+        "--alpha", type=float, default=0.05,
+        help="significance level of --compare's tests and the gate (default 0.05)",
     )  # fmt: skip
     p.add_argument("--no-reported", action="store_true", help="leave out the published rows")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
     return p
 
 
+def check_compare_flags(args: argparse.Namespace) -> None:
+    """PricebenchError for a --compare-only flag without --compare, or a value out of range."""
+    if not args.compare:
+        for flag, given in (("--fail-if-worse", args.fail_if_worse),
+                            ("--metric", args.metric != "error"),
+                            ("--alpha", args.alpha != 0.05)):  # fmt: skip
+            if given:
+                raise PricebenchError(
+                    f"{flag} applies to a comparison: add --compare BASE NEW (two run folders)"
+                )
+    if not 0 < args.alpha < 1:  # NaN fails too
+        raise PricebenchError(
+            f"--alpha takes a significance level between 0 and 1 (e.g. 0.05), not {args.alpha:g}"
+        )
+    if args.metric not in cmp.GATE_METRICS:
+        raise PricebenchError(
+            f"the gate cannot judge --metric {args.metric!r}: use one of "
+            f"{', '.join(cmp.GATE_METRICS)}"
+        )
+    if args.metric != "error" and not args.fail_if_worse:
+        raise PricebenchError("--metric chooses what the gate judges: add --fail-if-worse")
+
+
+def gate_verdict(args: argparse.Namespace) -> cmp.Verdict:
+    """The regression gate's verdict on ``--compare BASE NEW``."""
+    base, new = (find_run(args.results, name) for name in args.compare)
+    try:
+        return cmp.gate(base.records, new.records, args.metric, args.alpha)
+    except ValueError as exc:
+        raise PricebenchError(str(exc)) from None
+
+
 def render(args: argparse.Namespace) -> str | None:
     """The text to write, or None when the rich table went to the terminal."""
     if args.compare:
         run_a, run_b = (find_run(args.results, name) for name in args.compare)
-        return compare_text(run_a, run_b)
+        return compare_output(run_a, run_b, args.format, args.alpha)
     if not 0 <= args.bootstrap <= MAX_BOOTSTRAP:
         raise PricebenchError(
             f"--bootstrap takes a number of resamples from 0 (no intervals) to {MAX_BOOTSTRAP:,}, "
@@ -101,10 +199,16 @@ def render(args: argparse.Namespace) -> str | None:
         )
     if not Path(args.results).is_dir():
         raise PricebenchError(f"no results folder {args.results}: run pricebench first")
+    if args.format == "cost" and not args.output:
+        raise PricebenchError("--format cost writes a PNG: give --output FILE.png")
     runs = load_runs(args.results, warn=warn)
     board = build(runs, args.aggregate, not args.no_reported, args.bootstrap, warn=warn)
     if args.format == "table" and not args.output:
         fmt.rich_table(board)
+        return None
+    if args.format == "cost":
+        cost_chart.write_png(board, args.output)
+        print(f"wrote {args.output}")
         return None
     if args.format == "csv":
         return fmt.to_csv(board)
@@ -116,19 +220,25 @@ def render(args: argparse.Namespace) -> str | None:
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``pricebench-leaderboard`` console script."""
     args = parser().parse_args(argv)
+    verdict = None
     try:
+        check_compare_flags(args)
         text = render(args)
+        if args.fail_if_worse:
+            verdict = gate_verdict(args)
         if text is not None and args.output:
             _write(args.output, text)
     except PricebenchError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    if text is None:
-        return
-    if args.output:
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(text)
+    if text is not None:
+        if args.output:
+            print(f"wrote {args.output}")
+        else:
+            sys.stdout.write(text)
+    if verdict is not None:
+        print(verdict.line(), flush=True)
+        sys.exit(1 if verdict.worse else 0)
 
 
 def _write(path: str, text: str) -> None:
