@@ -1,7 +1,12 @@
 """Leaderboard output: a rich console table, Markdown, CSV and one static HTML file.
 
 Each table's metric columns are its edition's (:data:`harness.metrics.EDITIONS`); the CSV holds
-every CI metric of every row, and each row's edition."""
+every CI metric of every row, and each row's edition. The console and Markdown tables add the cost
+per 250 items (:func:`harness.cost_chart.cost_per_250`); the CSV keeps its columns.
+
+The HTML page's wrapper and style sheet (:func:`page`, :data:`CSS`) are shared with the other
+pages (the compare page): a sticky header row, numbers right-aligned, the leader and the runs
+tied with it marked, the reported rows set apart, images no wider than the window."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import html
 import io
 from collections.abc import Sequence
 
-from harness import results
+from harness import cost_chart, results
 from harness.leaderboard import COLUMNS, Leaderboard, Row, Run, Table
 from harness.metrics import BREAKDOWN_METRICS, DEFAULT_EDITION, EDITIONS, METRICS
 from harness.stats import breakdown
@@ -20,7 +25,14 @@ from harness.stats import breakdown
 def headers(edition: str = DEFAULT_EDITION) -> tuple[str, ...]:
     """A table's column headings: its edition's metrics between the names and the counts."""
     return ("#", "predictor", "model", *(METRICS[name].heading for name in EDITIONS[edition]),
-            "n", "unparseable", "cost", "date", "run")  # fmt: skip
+            "n", "unparseable", "cost", cost_chart.HEADING, "date", "run")  # fmt: skip
+
+
+def numeric(edition: str = DEFAULT_EDITION) -> frozenset[int]:
+    """The positions of a table's columns that hold numbers (shown right-aligned)."""
+    heads = headers(edition)
+    text = {"predictor", "model", "date", "run"}
+    return frozenset(i for i, h in enumerate(heads) if h not in text)
 
 
 HEADERS = headers()  # the 2024 edition's
@@ -49,10 +61,12 @@ def cells(row: Row, metrics: Sequence[str] | None = None) -> list[str]:
         rank += " ≈"
     name = row.title if row.kind != "mean" else f"{row.title} (mean of {row.runs})"
     cost = "" if row.cost in (None, 0) else f"${row.cost:.4f}"
+    scaled = cost_chart.cost_per_250(row)
+    per_250 = "" if scaled is None else f"${scaled:.4f}"
     unparseable = str(row.unparseable or 0) if row.kind != "reported" else ""
     return [
         rank, name, row.model or "", *(_ci(row, name) for name in metrics), str(row.n or ""),
-        unparseable, cost, row.date or "", row.run or "",
+        unparseable, cost, per_250, row.date or "", row.run or "",
     ]  # fmt: skip
 
 
@@ -131,8 +145,11 @@ def rich_table(board: Leaderboard) -> None:
     console = Console()
     for t in board.tables():
         table = RichTable(title=Text(caption(t)))
-        for header in headers(t.edition):
-            table.add_column(Text(header), overflow="fold")
+        right = numeric(t.edition)
+        for k, header in enumerate(headers(t.edition)):
+            table.add_column(
+                Text(header), overflow="fold", justify="right" if k in right else "left"
+            )
         for row in t.rows:
             style = "dim" if row.kind == "reported" else ("bold" if row.rank == 1 else "")
             table.add_row(*(Text(cell) for cell in cells(row, t.metrics)), style=style)
@@ -141,40 +158,114 @@ def rich_table(board: Leaderboard) -> None:
         console.print(line, style="dim", highlight=False, markup=False)
 
 
-def to_html(board: Leaderboard) -> str:
-    """One static page: the table, then each run's chart and price-band breakdown, all escaped."""
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1em auto;
+  max-width:1600px;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
+td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top}
+thead th{position:sticky;top:0;z-index:1;background:#f0f3f7;box-shadow:0 1px 0 #bbb}
+th{text-align:left}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.board th:first-child,table.board th:nth-child(n+4):nth-last-child(n+3){text-align:right}
+table.board{font-size:.85em}
+table.board td:nth-last-child(2){white-space:nowrap}
+table.board td:last-child{overflow-wrap:anywhere;min-width:8em;font-size:.9em;color:#444}
+tr.leader td{font-weight:bold;background:#e6f4ea}
+tr.tie td{background:#f3f9ee}
+tr.reported td{color:#666;font-style:italic;background:#f6f6f6}
+tr.reported td:first-child{border-left:3px solid #bbb}
+img{max-width:100%;height:auto}
+.legend{color:#555;font-size:.9em}
+.key span{display:inline-block;padding:0 .5em;margin-right:.5em;border:1px solid #ddd}
+"""
+"""The style sheet of every pricebench HTML page."""
+
+
+def page(title: str, body: Sequence[str]) -> str:
+    """A whole HTML page: ``title`` (escaped here) as its title and heading, then ``body``, parts
+    of HTML already escaped by the caller, one per line."""
     esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        "<title>pricebench leaderboard</title><style>body{font-family:sans-serif;margin:2em}",
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}",
-        ".reported{color:#777}</style></head><body><h1>pricebench leaderboard</h1>",
+    head = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+    ]
+    return "\n".join([*head, *body, "</body></html>"])
+
+
+def row_class(row: Row) -> str:
+    """A table row's class on the page: leader, tie (≈ the leader), reported, or none."""
+    if row.kind == "reported":
+        return "reported"
+    if row.tie_with_leader == "leader" or (row.tie_with_leader is None and row.rank == 1):
+        return "leader"
+    return "tie" if row.tie_with_leader == "yes" else ""
+
+
+def html_table(t: Table) -> str:
+    """One board table as HTML: a header row that stays in view, numbers right-aligned, each
+    row's class from :func:`row_class`; every cell escaped."""
+    esc = html.escape
+    right = numeric(t.edition)
+
+    def cls(k: int) -> str:
+        return ' class="num"' if k in right else ""
+
+    # the headings are plain <th>: the style sheet right-aligns the numeric ones by position
+    heads = "".join(f"<th>{esc(h)}</th>" for h in headers(t.edition))
+    lines = [f"<table class='board'><thead><tr>{heads}</tr></thead><tbody>"]
+    for row in t.rows:
+        kind = row_class(row)
+        attr = f' class="{kind}"' if kind else ""
+        tds = "".join(f"<td{cls(k)}>{esc(c)}</td>" for k, c in enumerate(cells(row, t.metrics)))
+        lines.append(f"<tr{attr}>{tds}</tr>")
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
+
+
+KEY = (
+    "<p class='key'><span style='background:#e6f4ea;font-weight:bold'>leader"
+    "</span><span style='background:#f3f9ee'>≈ tied with the leader</span>"
+    "<span style='background:#f6f6f6;color:#666;font-style:italic'>reported (the course's "
+    "published figures)</span></p>"
+)
+
+
+def _cost_section(board: Leaderboard) -> list[str]:
+    """The error-against-cost chart, when a table has two runs that carry a cost; else nothing."""
+    tables = cost_chart.charted_tables(board)
+    if not tables:
+        return []
+    data = base64.b64encode(cost_chart.chart_png(tables)).decode("ascii")
+    return [
+        "<h2 id='cost'>Error against cost</h2>",
+        f"<p class='legend'>Each run that records a cost, at its cost per "
+        f"{cost_chart.PER_ITEMS} items; the Pareto front (no run both cheaper and more "
+        "accurate) joined in red.</p>",
+        "<img class='cost-chart' alt='error against cost per run, Pareto front marked' "
+        f"width='768' src='data:image/png;base64,{data}'>",
     ]
 
-    def table(t: Table) -> None:
-        heads = headers(t.edition)
-        parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr>")
-        for row in t.rows:
-            kind = ' class="reported"' if row.kind == "reported" else ""
-            parts.append(
-                f"<tr{kind}>"
-                + "".join(f"<td>{esc(c)}</td>" for c in cells(row, t.metrics))
-                + "</tr>"
-            )
-        parts.append("</table>")
 
+def to_html(board: Leaderboard) -> str:
+    """One static page: the tables, the error-against-cost chart (when two runs carry a cost),
+    then each run's chart and price-band breakdown, all escaped."""
+    esc = html.escape
+    parts: list[str] = [KEY]
     for t in board.tables():
         if t.edition == DEFAULT_EDITION and not t.ranked:
             parts.append(f"<h2>Other item set {esc(str(t.fingerprint)[:12])} (not ranked)</h2>")
         elif t.edition != DEFAULT_EDITION:
             parts.append(f"<h2>{esc(caption(t))}</h2>")
-        table(t)
+        parts.append(html_table(t))
     parts += [f"<p>{esc(line)}</p>" for line in legend(board)]
+    parts += _cost_section(board)
     for row in _all_rows(board):
         if row.source is not None:
             parts += _run_section(row.title, row.source)
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return page("pricebench leaderboard", parts)
 
 
 def _run_section(title: str, run: Run) -> list[str]:
@@ -193,15 +284,16 @@ def _run_section(title: str, run: Run) -> list[str]:
         groupings.append(("category", "category"))
     shown = [METRICS[name] for name in BREAKDOWN_METRICS]
     for heading, by in groupings:
-        parts.append(f"<table><tr><th>{heading}</th><th>n</th>"
-                     + "".join(f"<th>{esc(m.heading)}</th>" for m in shown) + "</tr>")  # fmt: skip
+        parts.append(f"<table><thead><tr><th>{heading}</th><th class='num'>n</th>"
+                     + "".join(f"<th class='num'>{esc(m.heading)}</th>" for m in shown)
+                     + "</tr></thead><tbody>")  # fmt: skip
         for group in breakdown(run.records, by=by):
             parts.append(
-                f"<tr><td>{esc(str(group['group']))}</td><td>{group['n']}</td>"
-                + "".join(f"<td>{esc(m.format(group[m.name]))}</td>" for m in shown)
+                f"<tr><td>{esc(str(group['group']))}</td><td class='num'>{group['n']}</td>"
+                + "".join(f"<td class='num'>{esc(m.format(group[m.name]))}</td>" for m in shown)
                 + "</tr>"
             )
-        parts.append("</table>")
+        parts.append("</tbody></table>")
     worst = sorted(run.records, key=lambda r: -abs(r["guess"] - r["truth"]))[:5]
     parts.append("<p>largest errors:</p><ul>")
     for r in worst:

@@ -19,9 +19,13 @@ from harness.metrics import score, summarise, summary_line
 from harness.published import PUBLISHED_2025
 
 FP_2025 = "a" * 64
-HEAD_2024 = "| # | predictor | model | error | RMSLE | hits | n | unparseable | cost | date | run |"
+HEAD_2024 = (
+    "| # | predictor | model | error | RMSLE | hits | n | unparseable | cost | $ per 250 items "
+    "| date | run |"
+)
 HEAD_2025 = (
-    "| # | predictor | model | error | MSE | R² | hits | n | unparseable | cost | date | run |"
+    "| # | predictor | model | error | MSE | R² | hits | n | unparseable | cost "
+    "| $ per 250 items | date | run |"
 )
 
 
@@ -108,13 +112,15 @@ def test_markdown_shows_each_editions_columns(store: Path) -> None:
     assert lines.count(HEAD_2024) == 1 and lines.count(HEAD_2025) == 1
     assert "2025 edition, item set (fingerprint aaaaaaaaaaaa), ranked on its own:" in lines
     (gpt51,) = [line for line in lines if line.startswith("|  | gpt-5.1 (reported)")]
-    assert gpt51 == "|  | gpt-5.1 (reported) |  | $44.74 |  |  |  | 200 |  |  |  |  |"
+    assert gpt51 == "|  | gpt-5.1 (reported) |  | $44.74 |  |  |  | 200 |  |  |  |  |  |"
     (new_a,) = [line for line in lines if "| new-a |" in line]
     cells = [c.strip() for c in new_a.strip("|").split("|")]
     assert cells[0] == "1" and cells[3].startswith("$") and "%" in cells[5] and "%" in cells[6]
     assert "RMSLE" not in lines[lines.index(HEAD_2025)]
     (old_a,) = [line for line in lines if "| old-a |" in line]
-    assert len(old_a.strip("|").split("|")) == 11  # the 2024 row has no MSE or R² cells
+    assert (
+        len(old_a.strip("|").split("|")) == 12
+    )  # the 2024 row has no MSE or R² cells (12 = 11 + $ per 250 items)
 
 
 def test_the_mse_and_r2_shown_are_the_runs(store: Path) -> None:

@@ -25,16 +25,18 @@ CSV_HEADER = (
     "tie_with_leader,date,run,fingerprint,"
     "mse,mse_low,mse_high,mse_sd,r2,r2_low,r2_high,r2_sd,edition"
 )
-# Lines of the README's leaderboard table, built from the recordings below.
+# Lines of the README's leaderboard table, built from the recordings below (the recordings carry
+# no cost: both cost columns are blank; "$ per 250 items" added in issue 14).
 README_LINES = [
-    "| # | predictor | model | error | RMSLE | hits | n | unparseable | cost | date | run |",
+    "| # | predictor | model | error | RMSLE | hits | n | unparseable | cost | $ per 250 items "
+    "| date | run |",
     "| 1 | gpt-4o-mini |  | $79.58 [$64.82, $96.91] | 0.59 [0.52, 0.65] | 52.0% [45.6%, 58.0%] "
-    "| 250 | 0 |  | 2026-11-26 | 20261126-063123_gpt-4o-mini_0a0a03 |",
-    "|  | gpt-4o-mini (reported) |  | $79.58 | 0.59 | 52.0% | 250 |  |  |  |  |",
+    "| 250 | 0 |  |  | 2026-11-26 | 20261126-063123_gpt-4o-mini_0a0a03 |",
+    "|  | gpt-4o-mini (reported) |  | $79.58 | 0.59 | 52.0% | 250 |  |  |  |  |  |",
     "| 2 | gpt-4o-mini-fine-tuned |  | $91.45 [$79.42, $104.17] | 0.68 [0.61, 0.75] | "
-    "44.0% [38.4%, 50.0%] | 250 | 0 |  | 2026-11-26 | "
+    "44.0% [38.4%, 50.0%] | 250 | 0 |  |  | 2026-11-26 | "
     "20261126-063123_gpt-4o-mini-fine-tuned_d3e782 |",
-    "|  | random (reported) |  | $340.74 | 1.72 | 11.6% | 250 |  |  |  |  |",
+    "|  | random (reported) |  | $340.74 | 1.72 | 11.6% | 250 |  |  |  |  |  |",
 ]
 
 
@@ -156,8 +158,8 @@ def test_a_row_reads_like_its_csv_line() -> None:
 
 def test_the_table_headers() -> None:
     assert leaderboard_format.HEADERS == (
-        "#", "predictor", "model", "error", "RMSLE", "hits", "n", "unparseable", "cost", "date",
-        "run",
+        "#", "predictor", "model", "error", "RMSLE", "hits", "n", "unparseable", "cost",
+        "$ per 250 items", "date", "run",
     )  # fmt: skip
 
 
