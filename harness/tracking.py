@@ -100,7 +100,13 @@ def resolve_mode(mode: str | None) -> str:
 
 
 class WandbTracker:
-    """Logs each evaluation as one W&B run: config, summary, per-item table, charts, artifact.
+    """Logs each evaluation as one W&B run: config, summary, per-item table, charts, artifacts.
+
+    Lineage (``harness.wandb_worker``): the run uses the test set as a ``dataset`` artifact
+    (``testset-<12 hex of the fingerprint>``), logs its results folder as a version of the
+    ``evaluation`` artifact of its predictor configuration (``eval-<predictor>-<8 hex of the
+    redacted predictor config>``), records the git commit and dirty flag of metrics.json, and for
+    a fine-tuned model the W&B run of its fine-tuning job (``finetune_run``).
 
     ``start()`` launches a worker process (``harness.wandb_worker``) that imports wandb while the
     evaluation runs; ``log_run`` hands it the finished results folder and waits for it.

@@ -3,10 +3,19 @@
 While the evaluation runs, the child imports wandb and starts its service on the other core;
 when the results folder is written, it reads one JSON job from stdin, logs the run from that
 folder and exits. A failure here is printed as one warning line and never touches the results.
+
+Lineage: every evaluation run uses the test set as a ``dataset`` artifact named from its
+fingerprint (``testset-<12 hex>``; the same items give the same digest, so W&B keeps one version),
+and logs its results folder as an ``evaluation`` artifact named per predictor configuration
+(``eval-<predictor>-<8 hex of the redacted predictor config>``), so evaluations of one
+configuration are versions of one artifact. The config records the git commit and dirty flag of
+the pricebench source and, for a fine-tuned model, the W&B run of its fine-tuning job.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -20,7 +29,9 @@ from harness.preflight import unwritable
 from harness.stats import breakdown
 
 TABLE_COLUMNS = ("index", "title", "truth", "guess", "error", "sle", "colour")
-SUMMARY_SKIP = ("versions", "git")
+SUMMARY_SKIP = ("versions",)
+TESTSET_FILE = "testset.jsonl"
+TESTSET_COLUMNS = ("index", "title", "truth")
 ARTIFACT_KEYS = ("predictor", "fingerprint", "canonical", "n", *CI_METRICS)
 
 
@@ -47,12 +58,72 @@ def summary_of(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def testset_artifact_name(fingerprint: str) -> str:
+    """The W&B name of the test set a run scored: ``testset-`` and 12 hex of its fingerprint."""
+    return f"testset-{results.slug(str(fingerprint))[:12]}"
+
+
+def config_hash(predictor_config: Any) -> str:
+    """8 hex of the predictor's resolved config (already redacted: no key reaches the hash)."""
+    text = json.dumps(predictor_config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def evaluation_artifact_name(predictor: str, predictor_config: Any) -> str:
+    """One name per predictor configuration, so that its evaluations are versions of one artifact:
+    ``eval-<predictor>-<config_hash>``."""
+    return f"eval-{results.slug(predictor)[:40]}-{config_hash(predictor_config)}"
+
+
+def finetune_job_of(predictor_config: Any) -> str | None:
+    """The fine-tuning job whose model the predictor asks: its ``job_id``, else the newest job the
+    registry holds for its ``suffix``; None for any other predictor or an unreadable registry."""
+    if not isinstance(predictor_config, dict):
+        return None
+    job_id = predictor_config.get("job_id")
+    if isinstance(job_id, str) and job_id:
+        return job_id
+    suffix, registry = predictor_config.get("suffix"), predictor_config.get("registry")
+    if not (isinstance(suffix, str) and suffix and isinstance(registry, str) and registry):
+        return None
+    from harness.registry import find_job
+
+    try:
+        found = find_job(registry, suffix).get("job_id")
+    except Exception:  # the evaluation already read it; a registry gone since costs only the link
+        return None
+    return found if isinstance(found, str) else None
+
+
+def lineage_config(metrics: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """What the run's config adds for lineage: the git commit and dirty flag of the pricebench
+    source (from metrics.json), the dataset and evaluation artifact names, and the fine-tuning
+    job and its W&B run for a fine-tuned model."""
+    git = metrics.get("git")
+    git = git if isinstance(git, dict) else {}
+    predictor_config = config.get("predictor", {})
+    extra: dict[str, Any] = {
+        "git_commit": git.get("commit"),
+        "git_dirty": git.get("dirty"),
+        "dataset_artifact": testset_artifact_name(metrics["fingerprint"]),
+        "evaluation_artifact": evaluation_artifact_name(metrics["predictor"], predictor_config),
+    }
+    job_id = finetune_job_of(predictor_config)
+    if job_id:
+        from finetune.jobs import wandb_run_id
+
+        extra["finetune_job"] = job_id
+        extra["finetune_run"] = wandb_run_id(job_id)
+    return extra
+
+
 def log_run(wandb: Any, job: dict[str, Any]) -> None:
     """Open, fill and finish one W&B run for the results folder ``job["run_dir"]``."""
     run_dir = Path(job["run_dir"])
     metrics = results.read_metrics(run_dir)
     records = results.read_predictions(run_dir)
     settings = job["settings"]
+    config = {**job["config"], **lineage_config(metrics, job["config"])}
     # W&B writes under settings["dir"], else $WANDB_DIR, else the current folder; one it cannot
     # write it would silently swap for the system's temporary folder (pricebench checked it
     # before the run, so this is a folder that went away since).
@@ -72,7 +143,7 @@ def log_run(wandb: Any, job: dict[str, Any]) -> None:
             tags=settings.get("tags") or [],
             job_type=settings.get("job_type", "eval"),
             name=job["name"],
-            config=job["config"],
+            config=config,
             mode=job["mode"],
             dir=settings.get("dir"),
             reinit="finish_previous",
@@ -93,7 +164,9 @@ def log_run(wandb: Any, job: dict[str, Any]) -> None:
         return
     exit_code = 0
     try:
-        _fill(wandb, run, run_dir, metrics, records, artifact=settings.get("artifact", True))
+        _fill(wandb, run, run_dir, metrics, records)
+        if settings.get("artifact", True) and job["mode"] != "disabled":
+            _lineage(wandb, run, run_dir, metrics, records, config, job["mode"])
     except Exception as exc:
         exit_code = 1
         warn(f"W&B logging failed part-way ({first_line(exc)}); the results folder is intact")
@@ -103,7 +176,7 @@ def log_run(wandb: Any, job: dict[str, Any]) -> None:
 
 
 def _fill(wandb: Any, run: Any, run_dir: Path, metrics: dict[str, Any],
-          records: list[dict[str, Any]], artifact: bool) -> None:  # fmt: skip
+          records: list[dict[str, Any]]) -> None:  # fmt: skip
     run.summary.update(summary_of(metrics))
     rows = [[r[c] for c in TABLE_COLUMNS] for r in records]
     table = wandb.Table(columns=list(TABLE_COLUMNS), rows=rows)
@@ -125,15 +198,53 @@ def _fill(wandb: Any, run: Any, run_dir: Path, metrics: dict[str, Any],
     if chart.is_file():
         logged["chart"] = wandb.Image(str(chart), caption=metrics["summary_line"])
     run.log(logged)
-    if artifact:
-        evaluation = wandb.Artifact(
-            name=f"eval-{results.slug(run_dir.name)}",
-            type="evaluation",
-            metadata={k: metrics[k] for k in ARTIFACT_KEYS if k in metrics}
-            | {"edition": edition_of(metrics)},
-        )
-        evaluation.add_dir(str(run_dir))
-        run.log_artifact(evaluation)
+
+
+def _lineage(wandb: Any, run: Any, run_dir: Path, metrics: dict[str, Any],
+             records: list[dict[str, Any]], config: dict[str, Any], mode: str) -> None:  # fmt: skip
+    """Use the test set as a dataset artifact, link a fine-tuned model's training files, and log
+    the results folder as this predictor configuration's evaluation artifact."""
+    testset = wandb.Artifact(
+        name=config["dataset_artifact"],
+        type="dataset",
+        description="The fixed test items a pricebench evaluation scores (index, title, truth)",
+        metadata={"fingerprint": metrics["fingerprint"], "canonical": metrics.get("canonical"),
+                  "edition": edition_of(metrics), "n": len(records)},
+    )  # fmt: skip
+    with testset.new_file(TESTSET_FILE, mode="w", encoding="utf-8") as f:
+        for record in records:
+            row = {c: record[c] for c in TESTSET_COLUMNS}
+            f.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+    use_artifact(run, testset, mode)
+    if mode == "online" and config.get("finetune_run"):
+        # Its training files, when the fine-tuning run logged them; the config keeps the link
+        # (finetune_run) either way.
+        with contextlib.suppress(Exception):
+            run.use_artifact(f"finetune-files-{config['finetune_run']}:latest")
+    evaluation = wandb.Artifact(
+        name=config["evaluation_artifact"],
+        type="evaluation",
+        metadata={k: metrics[k] for k in ARTIFACT_KEYS if k in metrics}
+        | {"edition": edition_of(metrics), "run_dir": run_dir.name,
+           "predictor_config": config.get("predictor"), "dataset": config["dataset_artifact"],
+           "git_commit": config.get("git_commit"), "git_dirty": config.get("git_dirty")},
+    )  # fmt: skip
+    evaluation.add_dir(str(run_dir))
+    run.log_artifact(evaluation, aliases=["latest"])
+
+
+def use_artifact(run: Any, artifact: Any, mode: str) -> None:
+    """Record ``artifact`` (a new, unlogged one) as an input of ``run``. Online this is
+    ``run.use_artifact``; offline wandb refuses ``use_artifact`` (it needs the server), so the
+    artifact is written to the offline run the way ``use_artifact`` logs a new artifact (marked
+    to be used once committed), and ``wandb sync`` then logs it and marks it used."""
+    if mode != "offline":
+        run.use_artifact(artifact)
+        return
+    log_as_input = getattr(run, "_log_artifact", None)
+    if log_as_input is None:  # a wandb without it: the run's config still names the dataset
+        return
+    log_as_input(artifact, is_user_created=True, use_after_commit=True)
 
 
 def _record(run: Any, run_dir: Path, mode: str, project: str) -> None:

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -44,7 +48,7 @@ def test_the_summary_carries_every_metric_of_the_registry(run_dir: Path) -> None
         assert summary[name] == metrics[name], name
     assert summary["n"] == 40 and summary["clipped"] == metrics["clipped"]
     assert summary["timings"] == {"predict_s": 1.5} and summary["summary_line"].startswith("p ")
-    assert "versions" not in summary and "git" not in summary
+    assert "versions" not in summary and summary["git"] == {"commit": "abc"}
 
 
 class FakeWandb:
@@ -68,8 +72,16 @@ class FakeWandb:
     def Image(self, path: str, caption: str) -> tuple[str, str]:  # noqa: N802
         return (path, caption)
 
-    def Artifact(self, name: str, type: str, metadata: dict[str, Any]) -> SimpleNamespace:  # noqa: A002, N802
-        return SimpleNamespace(name=name, type=type, metadata=metadata, add_dir=lambda d: None)
+    def Artifact(self, name: str, type: str, metadata: dict[str, Any], **kw: Any) -> Any:  # noqa: A002, N802
+        files: dict[str, io.StringIO] = {}
+
+        @contextmanager
+        def new_file(path: str, mode: str, encoding: str) -> Iterator[io.StringIO]:
+            files[path] = io.StringIO()
+            yield files[path]
+
+        return SimpleNamespace(name=name, type=type, metadata=metadata, files=files,
+                               add_dir=lambda d: None, new_file=new_file)  # fmt: skip
 
 
 def test_the_logged_tables_and_artifact_follow_the_registry(run_dir: Path) -> None:
@@ -78,7 +90,7 @@ def test_the_logged_tables_and_artifact_follow_the_registry(run_dir: Path) -> No
                           log_artifact=wandb.artifacts.append)  # fmt: skip
     metrics = results.read_metrics(run_dir)
     records = results.read_predictions(run_dir)
-    wandb_worker._fill(wandb, run, run_dir, metrics, records, artifact=True)
+    wandb_worker._fill(wandb, run, run_dir, metrics, records)
     assert wandb.summary == wandb_worker.summary_of(metrics)
     predictions, bands = wandb.tables
     assert len(predictions.rows) == 40 and predictions.columns[0] == "index"
@@ -86,11 +98,38 @@ def test_the_logged_tables_and_artifact_follow_the_registry(run_dir: Path) -> No
     assert sum(row[1] for row in bands.rows) == 40
     _, table, x, y, _ = wandb.logged["error_by_price_band"]
     assert (table, x, y) == (bands, "band", "error")
-    (artifact,) = wandb.artifacts
-    assert artifact.type == "evaluation"
+    assert wandb.artifacts == []  # the artifacts are _lineage's
+
+
+def test_the_lineage_artifacts_offline(run_dir: Path) -> None:
+    wandb = FakeWandb()
+    used: list[tuple[Any, dict[str, Any]]] = []
+    logged: list[tuple[Any, list[str]]] = []
+    run = SimpleNamespace(
+        _log_artifact=lambda artifact, **kw: used.append((artifact, kw)),
+        log_artifact=lambda artifact, aliases: logged.append((artifact, aliases)),
+    )
+    metrics = results.read_metrics(run_dir)
+    records = results.read_predictions(run_dir)
+    config = {"predictor": {"_target_": "x.Y", "k": 3}}
+    config |= wandb_worker.lineage_config(metrics, config)
+    assert config["git_commit"] == "abc" and config["git_dirty"] is None
+    wandb_worker._lineage(wandb, run, run_dir, metrics, records, config, "offline")
+    ((testset, how),) = used
+    assert how == {"is_user_created": True, "use_after_commit": True}
+    assert (testset.name, testset.type) == ("testset-ffffffffffff", "dataset")
+    rows = testset.files["testset.jsonl"].getvalue().splitlines()
+    assert len(rows) == 40 and json.loads(rows[0]) == {
+        "index": 0, "title": "item 0", "truth": records[0]["truth"]
+    }  # fmt: skip
+    ((artifact, aliases),) = logged
+    assert artifact.type == "evaluation" and aliases == ["latest"]
+    assert artifact.name == config["evaluation_artifact"]
+    assert artifact.name == f"eval-p-{wandb_worker.config_hash(config['predictor'])}"
     assert artifact.metadata == {
         k: metrics[k] for k in ("predictor", "fingerprint", "canonical", "n", *CI_METRICS)
-    } | {"edition": "2024"}  # no "edition" in metrics.json: 2024
+    } | {"edition": "2024", "run_dir": run_dir.name, "predictor_config": config["predictor"],
+         "dataset": "testset-ffffffffffff", "git_commit": "abc", "git_dirty": None}  # fmt: skip
 
 
 def _job(run_dir: Path, **settings: Any) -> dict[str, Any]:
