@@ -22,6 +22,8 @@ TABLES = (
     "cases_predictors",
     "cases_finetune",
     "cases_editions",
+    "cases_compare",
+    "cases_cost",
 )
 
 
