@@ -26,7 +26,7 @@ from harness.metrics import (
     squared_error,
     squared_log_error,
 )
-from harness.stats import _mcnemar_p, _wilcoxon_p
+from harness.stats import mcnemar_p, wilcoxon_p
 
 __all__ = [
     "GATE_METRICS",
@@ -258,9 +258,9 @@ def gate(
     test, of, per_item = _GATE_TESTS[metric]
     if per_item is None:
         hit_base, hit_new = is_hit(truth, base), is_hit(truth, new)
-        p = _mcnemar_p(int(np.sum(hit_base & ~hit_new)), int(np.sum(~hit_base & hit_new)))
+        p = mcnemar_p(int(np.sum(hit_base & ~hit_new)), int(np.sum(~hit_base & hit_new)))
     else:
-        p = _wilcoxon_p(per_item(truth, base), per_item(truth, new))
+        p = wilcoxon_p(per_item(truth, base), per_item(truth, new))
     return Verdict(
         metric=metric,
         base=float(METRICS[metric](truth, base)),

@@ -39,8 +39,10 @@ __all__ = [
     "PairedComparison",
     "breakdown",
     "holm",
+    "mcnemar_p",
     "metric_cis",
     "paired_comparison",
+    "wilcoxon_p",
 ]
 
 SEED = 20241126
@@ -182,7 +184,7 @@ def _aligned(a: _Run, b: _Run) -> tuple[np.ndarray, np.ndarray]:
     return pos_a, pos_b
 
 
-def _wilcoxon_p(error_a: np.ndarray, error_b: np.ndarray) -> float:
+def wilcoxon_p(error_a: np.ndarray, error_b: np.ndarray) -> float:
     from scipy import stats as sps
 
     if not np.any(error_a != error_b):
@@ -190,7 +192,7 @@ def _wilcoxon_p(error_a: np.ndarray, error_b: np.ndarray) -> float:
     return float(sps.wilcoxon(error_a, error_b, alternative="two-sided").pvalue)
 
 
-def _mcnemar_p(b: int, c: int) -> float:
+def mcnemar_p(b: int, c: int) -> float:
     from scipy import stats as sps
 
     if b + c == 0:
@@ -229,8 +231,8 @@ def paired_comparison(
     return PairedComparison(
         n=int(pos_a.size),
         diff=diff,
-        wilcoxon_p=_wilcoxon_p(absolute_error(*pair_a), absolute_error(*pair_b)),
-        mcnemar_p=_mcnemar_p(a_only, b_only),
+        wilcoxon_p=wilcoxon_p(absolute_error(*pair_a), absolute_error(*pair_b)),
+        mcnemar_p=mcnemar_p(a_only, b_only),
         a_only_hits=a_only,
         b_only_hits=b_only,
     )
