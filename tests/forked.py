@@ -10,18 +10,26 @@ start one with :mod:`subprocess` themselves.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
+from multiprocessing import forkserver
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # What the forkserver imports once, before it forks a process per case.
 _PRELOAD = [
     *("harness.cli", "harness.leaderboard_cli", "harness.reproduce", "finetune.cli"),
     *("harness.evaluate", "harness.report", "harness.data", "harness.stats", "harness.leaderboard"),
     *("predictors.baselines", "predictors.replay", "predictors.llm", "hydra.utils", "scipy.stats"),
+    # what the commands import only when they run
+    *("harness.config_check", "harness.preflight", "harness.sweep", "harness.tracking"),
+    *("harness.compare", "harness.cost_chart", "finetune.jobs", "finetune.data", "openai", "tqdm"),
+    "tests.forked_warm",  # last: fills the caches a first command fills
 ]
 _CONTEXT: multiprocessing.context.ForkServerContext | None = None
 
@@ -31,6 +39,11 @@ def _context() -> multiprocessing.context.ForkServerContext:
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["tests.forked", *_PRELOAD])
+        # The server imports its preload list from the folder it starts in (Python 3.11 passes it
+        # the caller's sys.path but does not apply it), and skips what it cannot import silently:
+        # started from anywhere but the project's root, it would import nothing of tests/.
+        with contextlib.chdir(ROOT):
+            forkserver.ensure_running()
     return _CONTEXT
 
 
@@ -87,3 +100,9 @@ def _main(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def main() -> None:
+    """``python -m tests.forked``: print the preloaded modules this process lacks (none, when the
+    server imported them all; tests/test_forked.py runs it through :func:`run_module`)."""
+    print(" ".join(m for m in _PRELOAD if m not in sys.modules) or "all preloaded")
