@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.forked import Started
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "pricer"
@@ -71,10 +75,22 @@ def run_cli(
     return run_module(command[2], command[3:], cwd, full_env)
 
 
+def start_forked(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
+) -> Started:
+    """:func:`run_cli` without waiting (forked the same way): ``communicate()`` gives its stdout
+    and stderr."""
+    from tests.forked import start_module
+
+    command, full_env = _cli(args, cwd, env, tracker)
+    return start_module(command[2], command[3:], cwd, full_env)
+
+
 def start_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, tracker: str = "none"
 ) -> subprocess.Popen:
-    """:func:`run_cli` without waiting: ``communicate()`` gives its stdout and stderr."""
+    """:func:`run_cli` without waiting, in a fresh interpreter (for signals to the process it
+    starts): ``communicate()`` gives its stdout and stderr."""
     command, full_env = _cli(args, cwd, env, tracker)
     return subprocess.Popen(
         command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

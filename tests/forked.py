@@ -52,18 +52,53 @@ def run_module(
 ) -> subprocess.CompletedProcess:
     """``python -m module *argv`` in ``cwd`` with ``env``, its output captured as text, in a
     process forked from a server that has imported pricebench already."""
-    with tempfile.TemporaryDirectory(prefix="hostile-") as streams:
-        out, err = Path(streams) / "stdout", Path(streams) / "stderr"
-        process = _context().Process(target=_main, args=(module, argv, cwd, env, out, err))
-        process.start()
-        process.join(timeout)
-        if process.is_alive():
-            process.kill()
-            process.join()
-            raise subprocess.TimeoutExpired([module, *argv], timeout)
-        stdout = out.read_text(errors="replace") if out.exists() else ""
-        stderr = err.read_text(errors="replace") if err.exists() else ""
-    return subprocess.CompletedProcess([module, *argv], process.exitcode or 0, stdout, stderr)
+    started = start_module(module, argv, cwd, env)
+    stdout, stderr = started.communicate(timeout)
+    return subprocess.CompletedProcess(started.args, started.returncode or 0, stdout, stderr)
+
+
+class Started:
+    """A command started by :func:`start_module`, with the part of :class:`subprocess.Popen`
+    the tests use: ``poll``, ``communicate`` (its output as text), ``kill``, ``returncode``."""
+
+    def __init__(self, module: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.args = [module, *argv]
+        self.returncode: int | None = None
+        self._streams = tempfile.TemporaryDirectory(prefix="forked-")
+        self._out = Path(self._streams.name) / "stdout"
+        self._err = Path(self._streams.name) / "stderr"
+        self._process = _context().Process(
+            target=_main, args=(module, argv, cwd, env, self._out, self._err)
+        )
+        self._process.start()
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not self._process.is_alive():
+            self._process.join()
+            self.returncode = self._process.exitcode or 0
+        return self.returncode
+
+    def kill(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Wait for the command (killing it after ``timeout`` seconds, as it raises
+        :class:`subprocess.TimeoutExpired`), then give its stdout and stderr."""
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self.kill()
+            self._process.join()
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.poll()
+        read = [p.read_text(errors="replace") if p.exists() else "" for p in (self._out, self._err)]
+        self._streams.cleanup()
+        return read[0], read[1]
+
+
+def start_module(module: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Started:
+    """:func:`run_module` without waiting: ``communicate()`` waits and gives the output."""
+    return Started(module, argv, cwd, env)
 
 
 def _main(

@@ -22,8 +22,9 @@ from tests.conftest import (
     read_json,
     reported_line,
     run_cli,
-    start_cli,
+    start_forked,
 )
+from tests.forked import Started
 
 pytestmark = pytest.mark.slow
 # The course's recorded runs (../shared/data/pricer/reference/*.csv), named here rather than
@@ -53,7 +54,7 @@ def _error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def _stop(procs: Iterable[subprocess.Popen]) -> None:
+def _stop(procs: Iterable[Started]) -> None:
     """End what a failed test left running, and reap it."""
     for proc in procs:
         if proc.poll() is None:
@@ -115,7 +116,7 @@ def replayed(
     for name in RECORDINGS:
         tmp_path = tmp_path_factory.mktemp(f"replay-{name}")
         path = REFERENCE_DIR / f"{name}.csv"
-        proc = start_cli("predictor=replay", f"predictor.path={path}",
+        proc = start_forked("predictor=replay", f"predictor.path={path}",
                          f"results.dir={tmp_path}/r", cwd=tmp_path)  # fmt: skip
         started[name] = proc, tmp_path / "r"
 
@@ -263,7 +264,7 @@ def test_config_in_the_store_resolves_the_data_path(
 @pytest.fixture(scope="module", autouse=True)
 def offline_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, data_dir: Path
-) -> Iterator[dict[str, tuple[subprocess.Popen, Path]]]:
+) -> Iterator[dict[str, tuple[Started, Path]]]:
     """The selected fitted baselines, started side by side when this module starts (so the other
     tests here run beside them too): random_forest keeps both cores busy for ~40 s, and the other
     baselines (~30 s one after another) mostly fit beside it."""
@@ -273,7 +274,7 @@ def offline_runs(
     runs = {}
     for name in sorted(selected, key=lambda n: n != "random_forest"):  # the longest first
         tmp_path = tmp_path_factory.mktemp(name)
-        proc = start_cli(f"predictor={name}", "quiet=true", f"results.dir={tmp_path}/r",
+        proc = start_forked(f"predictor={name}", "quiet=true", f"results.dir={tmp_path}/r",
                          cwd=tmp_path)  # fmt: skip
         runs[name] = proc, tmp_path / "r"
     yield runs
@@ -282,7 +283,7 @@ def offline_runs(
 
 @pytest.mark.parametrize("name", OFFLINE_LINES)
 def test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool(
-    offline_runs: dict[str, tuple[subprocess.Popen, Path]], name: str
+    offline_runs: dict[str, tuple[Started, Path]], name: str
 ) -> None:
     # The one run of each course predictor at its real settings; the unit tests in
     # tests/test_fitted_predictors.py fit smaller versions.

@@ -18,7 +18,7 @@ from harness import results
 from harness.data import load_dataset
 from harness.errors import PricebenchError
 from harness.paths import CONF_DIR
-from tests.conftest import DATA_DIR, REFERENCE_DIR, run_cli, start_cli
+from tests.conftest import DATA_DIR, REFERENCE_DIR, run_cli, start_forked
 from tests.fake_reasoning import reasoning_model
 from tests.openai_server import FakeOpenAI, recorded_replies
 
@@ -108,7 +108,7 @@ def test_every_provider_config_scores_the_served_guesses_with_its_own_key(tmp_pa
         # the runs with keys would cache answers that need no key at all); run beside the others
         others = sorted(name for name, (variable, _) in PROVIDERS.items() if variable != OPENAI)
         bare_env = clean_env(**{OPENAI: "sk-" + "not-this-providers-key-000"})
-        bare = start_cli(*sweep(others, "bare"), cwd=tmp_path, env=bare_env)
+        bare = start_forked(*sweep(others, "bare"), cwd=tmp_path, env=bare_env)
         try:
             proc = run_cli(*sweep(sorted(PROVIDERS), "r"), cwd=tmp_path, env=clean_env(**keys))
             bare_out, bare_err = bare.communicate(timeout=300)
