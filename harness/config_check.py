@@ -21,7 +21,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from harness.errors import PricebenchError
 
@@ -30,6 +30,7 @@ __all__ = [
     "TOP_LEVEL",
     "Range",
     "check_config",
+    "check_instance",
     "check_settings",
     "check_target",
     "check_value",
@@ -81,7 +82,29 @@ RANGES: dict[str, dict[str, Range]] = {
     "predictors.text._Word2VecRegressor": _WORD2VEC,
     "predictors.text.Word2VecSVR": {"C": ABOVE_0, "max_iter": AT_LEAST_1},
     "predictors.text.Word2VecForest": {"n_estimators": AT_LEAST_1},
-}
+    "predictors.ensemble.Ensemble": {"folds": Range(2), "validation_size": Range(2)},
+    # char_ngram_max ≥ char_ngram_min is checked by the predictor (a range of one setting here).
+    "predictors.ridge.RidgePricer": {
+        "alpha": ABOVE_0, "word_ngram_max": AT_LEAST_1, "char_ngram_min": AT_LEAST_1,
+        "char_ngram_max": AT_LEAST_1, "char_weight": AT_LEAST_0, "n_features": AT_LEAST_1,
+        "min_df": AT_LEAST_1,
+    },
+    "predictors.knn.KnnPricer": {
+        "k": AT_LEAST_1, "power": AT_LEAST_0, "word_ngram_max": AT_LEAST_1,
+        "char_ngram_min": AT_LEAST_1, "char_ngram_max": AT_LEAST_1, "char_weight": AT_LEAST_0,
+        "n_features": AT_LEAST_1, "min_df": AT_LEAST_1,
+    },
+    "predictors.gbm.GbmPricer": {
+        "n_components": AT_LEAST_0, "folds": Range(2), "ridge_alpha": ABOVE_0,
+        "learning_rate": ABOVE_0, "max_iter": AT_LEAST_1, "max_leaf_nodes": Range(2),
+        "min_samples_leaf": AT_LEAST_1, "l2_regularization": AT_LEAST_0, "blend": Range(0, 1),
+        "n_threads": AT_LEAST_1,
+    },
+    "predictors.rag.RagPricer": {
+        "k": AT_LEAST_1, "tfidf_ngrams": Range(1, 5), "embedding_dimensions": AT_LEAST_1,
+        "embedding_batch_size": Range(1, 2048), "embedding_price": AT_LEAST_0,
+    },
+}  # fmt: skip
 
 # conf/config.yaml's own keys (dotted), with their types.
 TOP_LEVEL: dict[str, Any] = {
@@ -187,6 +210,22 @@ def check_target(node: DictConfig, prefix: str) -> None:
             raise PricebenchError(f"{prefix}.{key} is not a setting of {target}: {hint}")
         settings[key] = value
     check_settings(cls, settings, prefix, hints)
+    for key, value in node.items():
+        _check_nested(value, f"{prefix}.{key!s}")
+
+
+def _check_nested(value: Any, prefix: str) -> None:
+    """Check the predictor configs nested in a setting (an ensemble's members: a mapping or a
+    list of ``_target_`` configs), each under its own key."""
+    if isinstance(value, DictConfig):
+        if "_target_" in value:
+            check_target(value, prefix)
+            return
+        for key, child in value.items():
+            _check_nested(child, f"{prefix}.{key!s}")
+    elif isinstance(value, ListConfig):
+        for position, child in enumerate(value):
+            _check_nested(child, f"{prefix}[{position}]")
 
 
 def check_settings(
@@ -207,6 +246,24 @@ def check_settings(
             from predictors.prompts import check_template
 
             check_template(value, full)
+
+
+def check_instance(obj: object, prefix: str = "predictor") -> None:
+    """Check the current value of every ``__init__`` parameter of ``obj`` (kept as the attribute
+    of that name) as a composed config's are checked, so a predictor built in Python fails with
+    the same one line: ``predictor.alpha must be a number > 0, got -1``."""
+    cls = type(obj)
+    found = _parameters(cls)
+    if found is None:
+        return
+    parameters, hints = found
+    settings = {
+        name: getattr(obj, name)
+        for name, parameter in parameters.items()
+        if parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and hasattr(obj, name)
+    }
+    check_settings(cls, settings, prefix, hints)
 
 
 def check_value(key: str, value: Any, annotation: Any, limits: Range | None = None) -> None:

@@ -1,0 +1,102 @@
+"""``knn``: the ``k`` training items most similar to an item (cosine of their TF-IDF, words of
+the body and character n-grams of the title, as ``ridge`` reads them), and a guess that is the
+similarity-weighted mean of their ``log1p(price)``, back in dollars.
+
+Similarities are computed a block of items at a time (a sparse product with the training matrix),
+so predicting against 400,000 training items holds one ``block x n_train`` array at a time. Ties
+in similarity are broken by training order, so guesses do not depend on the machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from harness.config_check import check_instance
+from harness.data import Item
+from harness.predictor import Prediction, PredictorBase, check_fitted
+from predictors.ridge import TextFeatures, check_ngram_range
+from predictors.text_features import log_prices, require_items, to_prices
+
+# Items whose similarities are computed at once: 256 x 400,000 float32 is 400 MB at most.
+_BLOCK = 256
+
+
+class KnnPricer(PredictorBase):
+    """Similarity-weighted mean log price of the ``k`` nearest training items by TF-IDF cosine."""
+
+    requires_fit = True
+    name = "knn"
+
+    def __init__(
+        self,
+        k: int = 20,
+        power: float = 3.0,
+        word_ngram_max: int = 1,
+        char_ngram_min: int = 2,
+        char_ngram_max: int = 5,
+        char_weight: float = 0.5,
+        n_features: int = 2**20,
+        min_df: int = 1,
+    ) -> None:
+        self.k = k
+        self.power = power
+        self.word_ngram_max = word_ngram_max
+        self.char_ngram_min = char_ngram_min
+        self.char_ngram_max = char_ngram_max
+        self.char_weight = char_weight
+        self.n_features = n_features
+        self.min_df = min_df
+
+    def _check(self) -> None:
+        """The settings' types and ranges (harness.config_check.RANGES, as a composed config's
+        are checked), then the one they cannot say: char_ngram_max ≥ char_ngram_min."""
+        check_instance(self)
+        check_ngram_range(self.char_ngram_min, self.char_ngram_max)
+
+    def fit(self, train_items: Sequence[Item]) -> KnnPricer:
+        from sklearn.preprocessing import normalize
+
+        self._check()
+        require_items(self.name, train_items)
+        features = TextFeatures(
+            self.word_ngram_max,
+            self.char_ngram_min,
+            self.char_ngram_max,
+            self.char_weight,
+            self.n_features,
+            self.min_df,
+        )
+        # Kept transposed (terms x items): a block of queries times it gives their similarities.
+        self.matrix_t_ = normalize(features.fit_transform(train_items)).T.tocsr()
+        self.logs_ = log_prices(train_items)
+        self.features_ = features
+        return self
+
+    def predict_log(self, items: Sequence[Item]) -> np.ndarray:
+        """The weighted mean ``log1p(price)`` of each item's neighbours."""
+        from sklearn.preprocessing import normalize
+
+        check_fitted(self, "matrix_t_")
+        if not items:
+            return np.zeros(0)
+        queries = normalize(self.features_.transform(items)).astype(np.float32)
+        k = min(self.k, self.matrix_t_.shape[1])
+        fallback = float(np.mean(self.logs_))
+        out = np.empty(len(items), dtype=np.float64)
+        for start in range(0, len(items), _BLOCK):
+            sims = (queries[start : start + _BLOCK] @ self.matrix_t_).toarray()
+            # The k largest, ties to the earlier training item: a stable sort of -similarity.
+            order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            top = np.take_along_axis(sims, order, axis=1).astype(np.float64)
+            weights = np.clip(top, 0.0, None) ** self.power
+            totals = weights.sum(axis=1)
+            values = (weights * self.logs_[order]).sum(axis=1)
+            block = np.where(totals > 0, values / np.where(totals > 0, totals, 1.0), fallback)
+            out[start : start + len(block)] = block
+        return out
+
+    def predict(self, items: Sequence[Item]) -> list[Prediction]:
+        check_fitted(self, "matrix_t_")
+        return [Prediction(float(value)) for value in to_prices(self.predict_log(items))]
