@@ -16,14 +16,18 @@ routed from ``FakeOpenAI``) and, below, ``SilentServer`` and ``closed_port`` for
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
 import hashlib
 import itertools
 import json
+import math
+import re
 import selectors
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -76,6 +80,9 @@ NO_PARAM = {"param": None, "code": None}
 NEXT_STATUS = {"validating_files": "queued", "queued": "running", "running": "succeeded"}
 TOTAL_STEPS = 5
 RESULT_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+EMBEDDING_DIMENSIONS = 64  # the fake embeddings' length when a request names no `dimensions`
+MAX_EMBEDDING_INPUTS = 2048  # inputs a request may hold (the API reference's limit)
+_WORD = re.compile(r"\w\w+")
 
 
 @dataclass
@@ -103,6 +110,21 @@ class Reply:
 
 
 Responder = Callable[[dict, int], Reply]
+Embedder = Callable[[str, int], list[float]]
+
+
+def hashed_words(text: str, dimensions: int) -> list[float]:
+    """A deterministic stand-in for an embedding: the text's lowercased words hashed into
+    ``dimensions`` buckets (signed), scaled to length 1, so texts sharing words lie close."""
+    vector = [0.0] * dimensions
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+        bucket = int.from_bytes(digest[:4], "little") % dimensions
+        vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector))
+    if not norm:
+        vector[0], norm = 1.0, 1.0
+    return [v / norm for v in vector]
 
 
 def error_body(message: str, status: int = 400, code: str | None = None, param: str | None = None):
@@ -174,6 +196,9 @@ class FakeOpenAI:
     Batches (``tests.fake_batches``) advance one status every ``batch_polls`` GETs;
     ``batch_outcome`` ("failed", "expired", "cancelled") makes them end badly.
     With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get OpenAI's 401.
+    POST /v1/embeddings answers as OpenAI's does (a list of ``embedding`` objects, ``float`` or
+    ``base64`` as ``encoding_format`` asks, and ``usage``), each vector ``embed(text, dimensions)``
+    (default :func:`hashed_words`); ``embedding_requests()`` holds their bodies.
     ``requests`` records every request (``method``, ``path``, ``body``, ``headers``, ``time`` and
     the ``status`` answered); ``errors`` collects exceptions raised by ``chat`` (the client gets a
     500 with ``x-should-retry: false``). ``batch_requests`` holds the bodies of batch creations,
@@ -190,6 +215,7 @@ class FakeOpenAI:
         api_key: str | None = None,
         batch_polls: int = 1,
         batch_outcome: str | None = None,
+        embed: Embedder | None = None,
     ) -> None:
         from tests.fake_batches import BatchAPI  # it imports Reply from here
 
@@ -208,6 +234,8 @@ class FakeOpenAI:
         self.job_events: dict[str, list[dict]] = {}
         self.job_requests: list[dict] = []
         self._chat_bodies: list[dict] = []
+        self.embed = embed or hashed_words
+        self._embedding_bodies: list[dict] = []
         self._answered = 0  # chat bodies given to the responder, direct and batched
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -259,6 +287,11 @@ class FakeOpenAI:
         with self._lock:
             return list(self._chat_bodies)
 
+    def embedding_requests(self) -> list[dict]:
+        """Bodies of the embeddings requests received, in order."""
+        with self._lock:
+            return list(self._embedding_bodies)
+
     def batch_chat_requests(self) -> list[dict]:
         """Bodies of the batched chat requests answered so far, in the order they were run."""
         with self._lock:
@@ -277,6 +310,8 @@ class FakeOpenAI:
         match route:
             case ("POST", "chat", "completions"):
                 return self._chat(body)
+            case ("POST", "embeddings"):
+                return self._embeddings(body)
             case ("POST", "files"):
                 return self._upload(raw, ctype)
             case ("GET", "files"):
@@ -345,6 +380,45 @@ class FakeOpenAI:
         sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         headers = {"content-type": "text/event-stream; charset=utf-8", **reply.headers}
         return Reply(reply.status, raw_body=sse.encode(), headers=headers, delay=reply.delay)
+
+    def _embeddings(self, body: Any) -> Reply:
+        """POST /v1/embeddings, shaped as the API reference's response: ``{"object": "list",
+        "data": [{"object": "embedding", "index", "embedding"}], "model", "usage":
+        {"prompt_tokens", "total_tokens"}}`` (tokens counted here as words, at least 1 an input).
+        https://platform.openai.com/docs/api-reference/embeddings/create"""
+        if not isinstance(body, dict):
+            return Reply(status=400, json_body=error_body("We could not parse the JSON body."))
+        with self._lock:
+            self._embedding_bodies.append(body)
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or len(inputs) > MAX_EMBEDDING_INPUTS:
+            message = f"'input' must be a string or a list of 1 to {MAX_EMBEDDING_INPUTS} strings"
+            return Reply(status=400, json_body=error_body(message, param="input"))
+        if not all(isinstance(text, str) and text for text in inputs):
+            message = "'$.input' is invalid: every input must be a non-empty string"
+            return Reply(status=400, json_body=error_body(message, param="input"))
+        if not isinstance(body.get("model"), str) or not body["model"]:
+            return Reply(status=400, json_body=error_body("you must provide a model parameter"))
+        dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64") or not isinstance(dimensions, int):
+            message = "'encoding_format' must be float or base64; 'dimensions' an integer"
+            return Reply(status=400, json_body=error_body(message))
+        data = []
+        tokens = 0
+        for index, text in enumerate(inputs):
+            vector = [float(v) for v in self.embed(text, dimensions)]
+            tokens += max(1, len(_WORD.findall(text)))
+            embedding: Any = vector
+            if encoding == "base64":  # little-endian float32, as the SDK decodes it
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+                embedding = base64.b64encode(packed).decode("ascii")
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        response = {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        return Reply(json_body=response)
 
     def _respond(self, body: dict) -> tuple[Reply, int, bool]:
         """Ask the responder for one chat body (direct or batched): reply, ``n``, no exception."""
