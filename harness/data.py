@@ -21,6 +21,7 @@ import json
 import math
 import os
 import pickle
+import random
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,10 @@ class Dataset:
     train_source: str = ""
     train_dropped_overlap: int = 0
     edition: str = "2024"
+    split: str = "test"  # "validation": ``test`` is held out of the training pool (tuning)
+
+
+SPLITS = ("test", "validation")
 
 
 def test_prompt(text: str) -> str:
@@ -594,6 +599,9 @@ def load_dataset(
     need_train: bool = True,
     drop_test_overlap: bool = True,
     edition: str = "2024",
+    split: str = "test",
+    validation_size: int = 400,
+    validation_seed: int = 42,
 ) -> Dataset:
     """The run's test items (the first ``size``), fingerprint, and training items when needed.
 
@@ -604,12 +612,21 @@ def load_dataset(
     ``train_path``, else a train file beside the test data, else (offline, 2024 only)
     ``train_sample.jsonl``, plus the test rows after the fixed set. Any training item whose text
     equals a test item's is dropped and counted.
+
+    ``split="validation"`` is for tuning: the run scores ``validation_size`` items drawn (with
+    ``validation_seed``) from that training pool and trains on the rest, so the fixed test set's
+    prices are never used (its texts still keep its items out of the pool).
     """
     edition = str(edition)
     if edition not in EDITIONS:
         raise PricebenchError(
             f"data.edition must be one of {', '.join(EDITIONS)}, not {edition!r} "
             "(data=pricer is 2024; data=items_lite and data=items_full are 2025)"
+        )
+    if split not in SPLITS:
+        raise PricebenchError(
+            f"data.split must be one of {', '.join(SPLITS)}, not {split!r} (validation: score "
+            "items held out of the training pool, for tuning without the fixed test set)"
         )
     if size is None:
         size = EDITION_SIZES[edition]
@@ -645,12 +662,48 @@ def load_dataset(
     digest = fingerprint(test)
     known = CANONICAL_FINGERPRINTS.get(edition)
     dataset = Dataset(test, source, digest, digest == known, edition=edition)
-    if need_train:
+    if need_train or split == "validation":
         train, dataset.train_source = _load_train(
             test_file, all_test, size, hub, cache_dir, train_path, test_pool, edition
         )
         check_edition(train, edition, dataset.train_source, "training")
         if drop_test_overlap:  # (fine-tuning keeps them, to refuse the leak loudly)
             train, dataset.train_dropped_overlap = drop_overlap(train, test)
+        if split == "validation":
+            return _validation_split(dataset, train, validation_size, validation_seed, train_size)
         dataset.train = train[:train_size] if train_size else train
     return dataset
+
+
+def _validation_split(
+    dataset: Dataset, pool: list[Item], size: int, seed: int, train_size: int | None
+) -> Dataset:
+    """``size`` items of the training ``pool``, drawn with ``seed`` and kept in pool order, to
+    score; the rest (the first ``train_size`` of them) to train on. Items are drawn by text: an
+    item held out takes every copy of its text with it (the pool holds a few), so nothing scored
+    was trained on."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise PricebenchError(f"data.validation_size must be a positive number, not {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise PricebenchError(f"data.validation_seed must be an integer, not {seed!r}")
+    texts = list(dict.fromkeys(item.text for item in pool))  # a text's copies go one way
+    if size >= len(texts):
+        raise PricebenchError(
+            f"data.validation_size={size} leaves no training items: the pool "
+            f"({dataset.train_source}) holds {len(texts)} different items; lower "
+            "data.validation_size"
+        )
+    held = set(random.Random(seed).sample(texts, size))
+    scored = list({item.text: item for item in reversed(pool) if item.text in held}.values())[::-1]
+    rest = [item for item in pool if item.text not in held]
+    return Dataset(
+        scored,
+        f"validation split of {dataset.train_source} ({size} items, seed {seed})",
+        fingerprint(scored),
+        False,
+        train=rest[:train_size] if train_size else rest,
+        train_source=f"{dataset.train_source} less the validation split",
+        train_dropped_overlap=dataset.train_dropped_overlap,
+        edition=dataset.edition,
+        split="validation",
+    )

@@ -202,6 +202,11 @@ def _notes(
                 f"2025 edition, not its fixed {fixed}-item test set: {len(dataset.test)} items "
                 f"(fingerprint {dataset.fingerprint[:12]})"
             )
+    elif dataset.split == "validation":
+        notes.append(
+            f"scored on {len(dataset.test)} items held out of the training pool "
+            f"(data.split=validation, fingerprint {dataset.fingerprint[:12]}), not the test set"
+        )
     elif not dataset.canonical:
         notes.append(
             f"not the canonical 250-item test set (fingerprint {dataset.fingerprint[:12]})"
@@ -234,6 +239,7 @@ def build_metrics(
         "fingerprint": dataset.fingerprint,
         "canonical": dataset.canonical,
         "edition": dataset.edition,
+        "split": dataset.split,
         "data_source": dataset.source,
         "train": {
             "n": len(dataset.train),

@@ -27,6 +27,9 @@ class DataConfig:
     train_size: int | None = None
     test_pool: bool = True
     edition: str = "2024"  # the course edition: "2024" (pricer) or "2025" (items_lite/full)
+    split: str = "test"  # "validation": score items held out of the training pool (tuning)
+    validation_size: int = 400  # how many pool items split=validation scores
+    validation_seed: int = 42  # which ones
 
 
 SCHEMAS: dict[str, type] = {"data": DataConfig}

@@ -24,6 +24,9 @@ TABLES = (
     "cases_editions",
     "cases_compare",
     "cases_cost",
+    "cases_learners",
+    "cases_ensemble",
+    "cases_rag",
 )
 
 
