@@ -29,6 +29,8 @@ _PRELOAD = [
     # what the commands import only when they run
     *("harness.config_check", "harness.preflight", "harness.sweep", "harness.tracking"),
     *("harness.compare", "harness.cost_chart", "finetune.jobs", "finetune.data", "openai", "tqdm"),
+    *("sklearn.linear_model", "sklearn.feature_extraction.text", "sklearn.ensemble"),
+    *("sklearn.decomposition", "gensim.models"),
     "tests.forked_warm",  # last: fills the caches a first command fills
 ]
 _CONTEXT: multiprocessing.context.ForkServerContext | None = None
