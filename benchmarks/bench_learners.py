@@ -13,6 +13,7 @@ fits; the fit's figure is its peak RSS minus the loading one's, beside the whole
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -31,10 +32,11 @@ def write_items(path: Path, n: int, seed: int = 0) -> None:
     """``n`` items; a vocabulary of about 2,000 + 4 x sqrt(n) x 30 made-up words."""
     rng = random.Random(seed)
     vocabulary = [f"w{i}{chr(97 + i % 26)}" for i in range(2000 + int(120 * math.sqrt(n)))]
-    weights = [1 / (rank + 1) for rank in range(len(vocabulary))]  # Zipf-like
+    weights = itertools.accumulate(1 / (rank + 1) for rank in range(len(vocabulary)))  # Zipf-like
+    cumulative = list(weights)  # (once: choices() would add the weights up on every call)
     with path.open("w", encoding="utf-8") as handle:
         for index in range(n):
-            words = rng.choices(vocabulary, weights, k=110)
+            words = rng.choices(vocabulary, cum_weights=cumulative, k=110)
             value = sum(len(w) for w in words[:5])
             price = round(math.exp(rng.gauss(math.log(20 + 10 * value), 0.6)), 2)
             title = " ".join(words[:8]) + f" Model {rng.randrange(10**6)}"

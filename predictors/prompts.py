@@ -37,22 +37,32 @@ Parse = Literal["course", "lenient"]
 TEMPLATE_FIELDS = ("description", "title", "category", "prompt")
 
 
-def check_template(template: str, key: str = "predictor.user_template") -> None:
+def check_template(
+    template: str,
+    key: str = "predictor.user_template",
+    fields: Sequence[str] = TEMPLATE_FIELDS,
+    required: Sequence[str] = (),
+) -> None:
     """Raise one :class:`PricebenchError` line naming ``key`` unless ``template`` is a plain
-    ``str.format`` template over :data:`TEMPLATE_FIELDS`: balanced braces, named fields only, no
-    attribute or index access (``{{`` and ``}}`` are literal braces)."""
-    fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-    usable = f"it may use {fields} (and {{{{ }}}} for literal braces)"
+    ``str.format`` template over ``fields`` (:data:`TEMPLATE_FIELDS` for a user template):
+    balanced braces, named fields only, no attribute or index access (``{{`` and ``}}`` are
+    literal braces), using every one of ``required``."""
+    named = ", ".join("{" + f + "}" for f in fields)
+    usable = f"it may use {named} (and {{{{ }}}} for literal braces)"
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise PricebenchError(
             f"{key} {template[:60]!r} has unbalanced braces ({exc}); {usable}"
         ) from None
+    used = set()
     for _, name, spec, _ in parts:
-        if name is None or name in TEMPLATE_FIELDS and "{" not in (spec or ""):
+        if name is None:
             continue
-        if name in TEMPLATE_FIELDS:
+        if name in fields and "{" not in (spec or ""):
+            used.add(name)
+            continue
+        if name in fields:
             what = f"a field inside a format spec, {{{name}:{spec}}}"
         elif "." in name or "[" in name:
             what = f"{{{name}}}: attribute and index access are not allowed"
@@ -62,11 +72,17 @@ def check_template(template: str, key: str = "predictor.user_template") -> None:
             what = f"an unknown field, {{{name}}}"
         raise PricebenchError(f"{key} {template[:60]!r} uses {what}; {usable}")
     try:
-        template.format(**dict.fromkeys(TEMPLATE_FIELDS, ""))
+        template.format(**dict.fromkeys(fields, ""))
     except (ValueError, TypeError) as exc:
         raise PricebenchError(
             f"{key} {template[:60]!r} does not format ({exc}); {usable}"
         ) from None
+    for name in required:
+        if name not in used:
+            raise PricebenchError(
+                f"{key} {template[:60]!r} does not use {{{name}}}; {usable}, and must use "
+                f"{', '.join('{' + r + '}' for r in required)}"
+            )
 
 
 def build_messages(

@@ -15,7 +15,6 @@ are left out before ranking.
 from __future__ import annotations
 
 import inspect
-import string
 import typing
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
@@ -25,6 +24,7 @@ from harness.errors import PricebenchError
 from harness.predictor import Prediction, check_fitted
 from predictors import retrieval
 from predictors.llm import ChatPricer
+from predictors.prompts import check_template
 
 Retrieval = Literal["tfidf", "embeddings"]
 RETRIEVALS = ("tfidf", "embeddings")
@@ -37,50 +37,6 @@ CONTEXT_TEMPLATE = (
 EXAMPLE_TEMPLATE = "Potentially related product:\n{description}\nPrice is {price}\n\n"
 CONTEXT_FIELDS = ("examples", "question")
 EXAMPLE_FIELDS = ("description", "title", "category", "price")
-
-
-def check_fields(
-    template: str, key: str, fields: Sequence[str], required: Sequence[str] = ()
-) -> None:
-    """Raise one line naming ``key`` unless ``template`` is a plain ``str.format`` template over
-    ``fields`` (named fields only, no attribute or index access, balanced braces) that uses every
-    one of ``required`` (as :func:`predictors.prompts.check_template` does for user templates)."""
-    named = ", ".join("{" + f + "}" for f in fields)
-    usable = f"it may use {named} (and {{{{ }}}} for literal braces)"
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise PricebenchError(
-            f"{key} {template[:60]!r} has unbalanced braces ({exc}); {usable}"
-        ) from None
-    used = set()
-    for _, name, spec, _ in parts:
-        if name is None:
-            continue
-        if name in fields and "{" not in (spec or ""):
-            used.add(name)
-            continue
-        if name in fields:
-            what = f"a field inside a format spec, {{{name}:{spec}}}"
-        elif "." in name or "[" in name:
-            what = f"{{{name}}}: attribute and index access are not allowed"
-        elif not name or name.isdigit():
-            what = f"a positional field, {{{name}}}"
-        else:
-            what = f"an unknown field, {{{name}}}"
-        raise PricebenchError(f"{key} {template[:60]!r} uses {what}; {usable}")
-    try:
-        template.format(**dict.fromkeys(fields, ""))
-    except (ValueError, TypeError) as exc:
-        raise PricebenchError(
-            f"{key} {template[:60]!r} does not format ({exc}); {usable}"
-        ) from None
-    for name in required:
-        if name not in used:
-            raise PricebenchError(
-                f"{key} {template[:60]!r} does not use {{{name}}}; {usable}, and must use "
-                f"{', '.join('{' + r + '}' for r in required)}"
-            )
 
 
 class RagPricer(ChatPricer):
@@ -135,10 +91,10 @@ class RagPricer(ChatPricer):
                 f"predictor.retrieval must be one of {', '.join(RETRIEVALS)}, got "
                 f"{self.retrieval!r}"
             )
-        check_fields(
+        check_template(
             self.context_template, "predictor.context_template", CONTEXT_FIELDS, CONTEXT_FIELDS
         )
-        check_fields(self.example_template, "predictor.example_template", EXAMPLE_FIELDS)
+        check_template(self.example_template, "predictor.example_template", EXAMPLE_FIELDS)
         if self.retrieval == "embeddings" and not str(self.embedding_model or "").strip():
             raise PricebenchError(
                 "predictor.retrieval=embeddings needs predictor.embedding_model (e.g. "
