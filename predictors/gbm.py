@@ -1,8 +1,9 @@
 """``gbm``: HistGradientBoosting on ``log1p(price)`` over a compact view of each item.
 
-The columns: the ``ridge`` model's out-of-fold ``log1p(price)`` (each training item's from a ridge
-fitted on the other folds, so the boosting never sees a prediction made with its own price; items
-to predict get the ridge fitted on all the training items), ``n_components`` TruncatedSVD
+The columns: the ``ridge`` model's and (``knn_k`` > 0) the ``knn`` model's out-of-fold
+``log1p(price)``, with the knn's similarity to its nearest training item (each training item's from
+a model fitted on the other folds, so the boosting never sees a prediction made with its own price;
+items to predict get the models fitted on all the training items), ``n_components`` TruncatedSVD
 components of the words' TF-IDF, the numbers the description states
 (:func:`predictors.text_features.numeric_features`: weight, dimensions, wattage, ...) and the
 category. A guess is ``blend`` x ridge + (1 - ``blend``) x boosting, in log space, then ``expm1``.
@@ -11,7 +12,7 @@ Every step is seeded; the boosting's threads do not change its result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from harness.config_check import check_instance
 from harness.data import Item
 from harness.errors import PricebenchError
 from harness.predictor import Prediction, PredictorBase, check_fitted
+from predictors.knn import KnnPricer
 from predictors.ridge import RidgePricer
 from predictors.text_features import (
     CategoryCodes,
@@ -31,8 +33,19 @@ from predictors.text_features import (
 )
 
 
+def _ridge_columns(ridge: RidgePricer, counts: tuple[Any, Any]) -> np.ndarray:
+    """The ridge's column: its ``log1p(price)``."""
+    return ridge.predict_counts(counts)[:, None]
+
+
+def _knn_columns(knn: KnnPricer, counts: tuple[Any, Any]) -> np.ndarray:
+    """The knn's columns: its ``log1p(price)`` and the similarity of the nearest item."""
+    return np.column_stack(knn.neighbours_counts(counts))
+
+
 class GbmPricer(PredictorBase):
-    """HistGradientBoostingRegressor on out-of-fold ridge, SVD of TF-IDF, numbers, category."""
+    """HistGradientBoostingRegressor on out-of-fold ridge and knn, SVD of TF-IDF, numbers,
+    category."""
 
     requires_fit = True
     name = "gbm"
@@ -47,10 +60,14 @@ class GbmPricer(PredictorBase):
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 20,
         l2_regularization: float = 1.0,
-        blend: float = 0.5,
+        blend: float = 0.3,
         seed: int = 42,
         n_threads: int = 1,
+        knn_k: int = 20,
+        knn_power: float = 3.0,
     ) -> None:
+        self.knn_k = knn_k
+        self.knn_power = knn_power
         self.n_components = n_components
         self.folds = folds
         self.ridge_alpha = ridge_alpha
@@ -71,33 +88,51 @@ class GbmPricer(PredictorBase):
     def _ridge(self) -> RidgePricer:
         return RidgePricer(alpha=self.ridge_alpha, seed=self.seed)
 
-    def _out_of_fold(self, counts: tuple[Any, Any], logs: np.ndarray) -> np.ndarray:
-        """Each training item's ridge ``log1p(price)`` from a ridge fitted without its fold."""
+    def _knn(self) -> KnnPricer:
+        return KnnPricer(k=self.knn_k, power=self.knn_power)
+
+    def _out_of_fold(
+        self,
+        make: Callable[[], Any],
+        full: Any,
+        counts: tuple[Any, Any],
+        logs: np.ndarray,
+        predict: Callable[[Any, tuple[Any, Any]], np.ndarray],
+    ) -> np.ndarray:
+        """Each training item's ``log1p(price)`` from a model (``make()``: a ridge or a knn)
+        fitted without its fold; ``full`` is the one fitted on every item."""
         n = len(logs)
         folds = min(self.folds, n)
         if folds < 2:  # one item: no other fold to learn from; its own fit stands in
-            return self.ridge_.predict_counts(counts)
+            return predict(full, counts)
         order = np.random.default_rng(self.seed).permutation(n)
-        out = np.empty(n, dtype=np.float64)
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
         words, chars = counts
         for fold in range(folds):
             held = np.sort(order[fold::folds])
             kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
-            ridge = self._ridge()
+            model = make()
 
             def rows(index: np.ndarray) -> tuple[Any, Any]:
                 return words[index], None if chars is None else chars[index]
 
             try:
-                ridge.fit_counts(ridge.features(), rows(kept), logs[kept])
+                model.fit_counts(model.features(), rows(kept), logs[kept])
             except PricebenchError:  # too few items in the fold to share a word: the full fit
-                out[held] = self.ridge_.predict_counts(rows(held))
+                parts.append((held, predict(full, rows(held))))
                 continue
-            out[held] = ridge.predict_counts(rows(held))
+            parts.append((held, predict(model, rows(held))))
+        out = np.empty((n, parts[0][1].shape[1]), dtype=np.float64)
+        for held, values in parts:
+            out[held] = values
         return out
 
-    def _columns(self, items: Sequence[Item], counts: tuple[Any, Any], ridge_logs: Any) -> Any:
-        parts = [ridge_logs[:, None].astype(np.float32), numeric_matrix(bodies(items))]
+    def _columns(
+        self, items: Sequence[Item], counts: tuple[Any, Any], ridge_logs: Any, knn_logs: Any
+    ) -> Any:
+        parts = [np.reshape(ridge_logs, (-1, 1)).astype(np.float32), numeric_matrix(bodies(items))]
+        if knn_logs is not None:
+            parts.append(knn_logs.astype(np.float32))
         if self.svd_ is not None:
             words = self.ridge_.features_.words.transform_counts(counts[0])
             parts.append(self.svd_.transform(words).astype(np.float32))
@@ -125,7 +160,16 @@ class GbmPricer(PredictorBase):
         features = ridge.features()
         counts = features.counts(train_items)  # hashed once, for every ridge fitted here
         self.ridge_ = ridge.fit_counts(features, counts, logs)
-        oof = self._out_of_fold(counts, logs)
+        oof = self._out_of_fold(self._ridge, self.ridge_, counts, logs, _ridge_columns)
+        self.knn_ = None
+        knn_oof = None
+        if self.knn_k > 0:
+            knn = self._knn()
+            knn_features = knn.features()
+            knn_counts = knn_features.counts(train_items)
+            self.knn_ = knn.fit_counts(knn_features, knn_counts, logs)
+            knn_oof = self._out_of_fold(self._knn, self.knn_, knn_counts, logs, _knn_columns)
+            del knn_counts
         self.categories_ = CategoryCodes().fit(train_items)
         self.svd_ = None
         words = features.words.transform_counts(counts[0])
@@ -135,7 +179,7 @@ class GbmPricer(PredictorBase):
             self.svd_ = TruncatedSVD(components, algorithm="randomized", random_state=self.seed)
             self.svd_.fit(words)
         del words
-        columns = self._columns(train_items, counts, oof)
+        columns = self._columns(train_items, counts, oof, knn_oof)
         # https://scikit-learn.org/stable/modules/generated/sklearn.ensemble.HistGradientBoostingRegressor.html
         # categorical_features by index (negative codes are read as missing); no early stopping,
         # so the result does not depend on a validation split; its OpenMP threads (n_threads)
@@ -161,8 +205,13 @@ class GbmPricer(PredictorBase):
             return np.zeros(0)
         counts = self.ridge_.features_.counts(items)
         ridge_logs = self.ridge_.predict_counts(counts)
+        knn_logs = (
+            None
+            if self.knn_ is None
+            else _knn_columns(self.knn_, self.knn_.features_.counts(items))
+        )
         with threadpool_limits(limits=self.n_threads):
-            boosted = self.model_.predict(self._columns(items, counts, ridge_logs))
+            boosted = self.model_.predict(self._columns(items, counts, ridge_logs, knn_logs))
         return self.blend * ridge_logs + (1.0 - self.blend) * np.asarray(boosted, np.float64)
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:

@@ -10,6 +10,7 @@ in similarity are broken by training order, so guesses do not depend on the mach
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +40,9 @@ class KnnPricer(PredictorBase):
         char_weight: float = 0.5,
         n_features: int = 2**20,
         min_df: int = 1,
+        char_text: Literal["title", "body"] = "title",
     ) -> None:
+        self.char_text = char_text
         self.k = k
         self.power = power
         self.word_ngram_max = word_ngram_max
@@ -55,37 +58,58 @@ class KnnPricer(PredictorBase):
         check_instance(self)
         check_ngram_range(self.char_ngram_min, self.char_ngram_max)
 
-    def fit(self, train_items: Sequence[Item]) -> KnnPricer:
-        from sklearn.preprocessing import normalize
-
-        self._check()
-        require_items(self.name, train_items)
-        features = TextFeatures(
+    def features(self) -> TextFeatures:
+        return TextFeatures(
             self.word_ngram_max,
             self.char_ngram_min,
             self.char_ngram_max,
             self.char_weight,
             self.n_features,
             self.min_df,
+            self.char_text,
         )
+
+    def fit(self, train_items: Sequence[Item]) -> KnnPricer:
+        self._check()
+        require_items(self.name, train_items)
+        features = self.features()
+        return self.fit_counts(features, features.counts(train_items), log_prices(train_items))
+
+    def fit_counts(self, features: TextFeatures, counts: tuple[Any, Any], logs: Any) -> KnnPricer:
+        """Fit on the hashed counts ``features.counts(items)`` of the items whose
+        ``log1p(price)`` is ``logs`` (so a caller fitting on several subsets hashes once)."""
+        from sklearn.preprocessing import normalize
+
         # Kept transposed (terms x items): a block of queries times it gives their similarities.
-        self.matrix_t_ = normalize(features.fit_transform(train_items)).T.tocsr()
-        self.logs_ = log_prices(train_items)
+        self.matrix_t_ = normalize(features.fit_counts(counts)).T.tocsr()
+        self.logs_ = np.asarray(logs, dtype=np.float64)
         self.features_ = features
         return self
 
     def predict_log(self, items: Sequence[Item]) -> np.ndarray:
         """The weighted mean ``log1p(price)`` of each item's neighbours."""
-        from sklearn.preprocessing import normalize
-
         check_fitted(self, "matrix_t_")
         if not items:
             return np.zeros(0)
-        queries = normalize(self.features_.transform(items)).astype(np.float32)
+        return self.predict_counts(self.features_.counts(items))
+
+    def predict_counts(self, counts: tuple[Any, Any]) -> np.ndarray:
+        """:meth:`predict_log` of the items whose hashed counts are ``counts``."""
+        return self.neighbours_counts(counts)[0]
+
+    def neighbours_counts(self, counts: tuple[Any, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_counts` and, beside it, each item's similarity to its nearest
+        training item (how much a neighbour's price may be trusted)."""
+        from sklearn.preprocessing import normalize
+
+        check_fitted(self, "matrix_t_")
+        queries = normalize(self.features_.transform_counts(counts)).astype(np.float32)
+        n_items = queries.shape[0]
         k = min(self.k, self.matrix_t_.shape[1])
         fallback = float(np.mean(self.logs_))
-        out = np.empty(len(items), dtype=np.float64)
-        for start in range(0, len(items), _BLOCK):
+        out = np.empty(n_items, dtype=np.float64)
+        nearest = np.zeros(n_items, dtype=np.float64)
+        for start in range(0, n_items, _BLOCK):
             sims = (queries[start : start + _BLOCK] @ self.matrix_t_).toarray()
             # The k largest, ties to the earlier training item: a stable sort of -similarity.
             order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
@@ -95,7 +119,8 @@ class KnnPricer(PredictorBase):
             values = (weights * self.logs_[order]).sum(axis=1)
             block = np.where(totals > 0, values / np.where(totals > 0, totals, 1.0), fallback)
             out[start : start + len(block)] = block
-        return out
+            nearest[start : start + len(block)] = top[:, 0] if k else 0.0
+        return out, nearest
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:
         check_fitted(self, "matrix_t_")

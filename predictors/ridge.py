@@ -9,7 +9,7 @@ deterministic: the same items give the same guesses in every process.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,7 +37,9 @@ class TextFeatures:
         char_weight: float,
         n_features: int,
         min_df: int,
+        char_text: str = "title",
     ) -> None:
+        self.char_text = char_text
         self.words = HashedTfidf("word", (1, word_ngram_max), n_features, min_df)
         self.chars = (
             HashedTfidf("char_wb", (char_ngram_min, char_ngram_max), n_features, min_df)
@@ -49,7 +51,10 @@ class TextFeatures:
     def counts(self, items: Sequence[Item]) -> tuple[Any, Any]:
         """The hashed counts both blocks weight (rows may be sliced before fitting on them)."""
         words = self.words.counts(bodies(items))
-        return words, None if self.chars is None else self.chars.counts(titles(items))
+        if self.chars is None:
+            return words, None
+        texts = titles(items) if self.char_text == "title" else bodies(items)
+        return words, self.chars.counts(texts)
 
     def fit_counts(self, counts: tuple[Any, Any]) -> Any:
         words, chars = counts
@@ -110,7 +115,9 @@ class RidgePricer(PredictorBase):
         n_features: int = 2**20,
         min_df: int = 2,
         seed: int = 42,
+        char_text: Literal["title", "body"] = "title",
     ) -> None:
+        self.char_text = char_text
         self.alpha = alpha
         self.word_ngram_max = word_ngram_max
         self.char_ngram_min = char_ngram_min
@@ -134,6 +141,7 @@ class RidgePricer(PredictorBase):
             self.char_weight,
             self.n_features,
             self.min_df,
+            self.char_text,
         )
 
     def fit(self, train_items: Sequence[Item]) -> RidgePricer:

@@ -3,10 +3,11 @@
 Text becomes TF-IDF through :class:`HashedTfidf`: a ``HashingVectorizer`` (no vocabulary is held,
 so 400,000 long descriptions fit in memory), transformed in chunks, float32, with columns seen in
 fewer than ``min_df`` training texts dropped, then ``TfidfTransformer`` weights. Words are read
-from ``item.body``; character n-grams (which catch model numbers and units, "18V", "1/2in") only
-from the item's title, which keeps their count small. Numbers a description states (weight,
-dimensions, wattage, voltage, pack counts, capacity, ...) come from :func:`numeric_features`, and
-the category from :class:`CategoryCodes`.
+from ``item.body``; character n-grams (which catch model numbers and units, "18V", "1/2in") from
+the item's title by default, which keeps their count small (``char_text: body`` reads them from the
+whole description: a little better alone, at several times the fit time and memory). Numbers a
+description states (weight, dimensions, wattage, voltage, pack counts, capacity, ...) come from
+:func:`numeric_features`, and the category from :class:`CategoryCodes`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from tests.conftest import only_run, read_json, run_cli
 OFFLINE_LINES = {
     "ridge": "Error=$112.54 RMSLE=0.85 Hits=30.0%",
     "knn": "Error=$108.65 RMSLE=0.84 Hits=30.8%",
-    "gbm": "Error=$108.34 RMSLE=0.81 Hits=34.8%",
+    "gbm": "Error=$105.61 RMSLE=0.80 Hits=34.4%",
 }
 
 _WORDS = [
@@ -136,6 +136,35 @@ def test_a_setting_out_of_range_fails_at_fit_with_the_config_line(
     with pytest.raises(PricebenchError) as caught:
         model.fit(_items(5))
     assert str(caught.value) == line
+
+
+@pytest.mark.parametrize("make", [RidgePricer, KnnPricer])
+def test_char_text_body_reads_char_ngrams_of_the_whole_description(
+    make: Callable[..., PredictorBase], train: list[Item], test_items: list[Item]
+) -> None:
+    title = [p.guess for p in make(n_features=2**14).fit(train).predict(test_items)]
+    body = make(n_features=2**14, char_text="body")
+    assert body.features().char_text == "body"  # type: ignore[attr-defined]
+    guesses = [p.guess for p in body.fit(train).predict(test_items)]
+    assert guesses != title and all(g >= 0 for g in guesses)
+
+
+def test_char_text_other_than_title_or_body_is_the_config_line() -> None:
+    with pytest.raises(PricebenchError, match=r"^predictor\.char_text must be .*got 'words'$"):
+        RidgePricer(char_text="words").fit(_items(5))  # type: ignore[arg-type]
+
+
+def test_gbm_stacks_the_knn_out_of_fold_only_when_knn_k_is_set(
+    train: list[Item], test_items: list[Item]
+) -> None:
+    stacked = GbmPricer(n_components=4, folds=3, max_iter=40).fit(train)
+    alone = GbmPricer(n_components=4, folds=3, max_iter=40, knn_k=0).fit(train)
+    assert stacked.knn_ is not None and alone.knn_ is None
+    # ridge, the knn's log price and nearest similarity, numbers, SVD, category
+    assert stacked.model_.n_features_in_ == alone.model_.n_features_in_ + 2
+    a = [p.guess for p in stacked.predict(test_items)]
+    b = [p.guess for p in alone.predict(test_items)]
+    assert a != b and all(g >= 0 for g in a + b)
 
 
 def test_one_training_item_still_fits() -> None:

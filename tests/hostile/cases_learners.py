@@ -46,4 +46,9 @@ CASES = [
     _learner(
         "gbm-folds-1", "gbm predictor.folds=1", r"predictor\.folds must be an integer ≥ 2, got 1"
     ),  # fmt: skip
+    _learner(
+        "gbm-knn-k-negative",
+        "gbm predictor.knn_k=-1",
+        r"predictor\.knn_k must be an integer ≥ 0, got -1",
+    ),  # fmt: skip
 ]
