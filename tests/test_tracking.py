@@ -15,6 +15,7 @@ from harness.metrics import METRICS
 from harness.secrets import REDACTED, redact
 from harness.tracking import resolve_mode
 from tests.conftest import REFERENCE_DIR, only_run, read_json, run_cli
+from tests.test_sweeps import sweep_dir
 
 WANDB = str(Path(sys.executable).parent / "wandb")
 SECRET = "sk-" + "proj-THISISNOTAREALKEY1234567890"  # fake, built so no scanner flags it
@@ -145,8 +146,9 @@ def test_a_two_job_multirun_gives_two_finished_runs_in_one_group(tmp_path: Path)
     assert all(s["state"] == "finished" for s in seen)
     assert len({s["run_id"] for s in seen}) == 2
     assert sorted(s["name"] for s in seen) == ["constant-1", "random-0"]
+    # one group, named after the sweep (its folder: multirun/DATE/TIME)
     groups = {run_record(run).get("run_group") for run in runs}
-    assert len(groups) == 1 and None not in groups and "" not in groups
+    assert groups == {"_".join(sweep_dir(tmp_path).parts[-2:])}
 
 
 @pytest.mark.slow
