@@ -177,7 +177,10 @@ class GbmPricer(PredictorBase):
         if components > 0:
             # https://scikit-learn.org/stable/modules/generated/sklearn.decomposition.TruncatedSVD.html
             self.svd_ = TruncatedSVD(components, algorithm="randomized", random_state=self.seed)
-            self.svd_.fit(words)
+            # (items whose texts are all alike have no variance: the explained-variance ratio,
+            # which nothing here reads, divides by zero)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.svd_.fit(words)
         del words
         columns = self._columns(train_items, counts, oof, knn_oof)
         # https://scikit-learn.org/stable/modules/generated/sklearn.ensemble.HistGradientBoostingRegressor.html

@@ -167,6 +167,7 @@ def test_gbm_stacks_the_knn_out_of_fold_only_when_knn_k_is_set(
     assert a != b and all(g >= 0 for g in a + b)
 
 
+@pytest.mark.filterwarnings("error")  # and says nothing: no RuntimeWarning from the SVD
 def test_one_training_item_still_fits() -> None:
     items = _items(3)
     for make in SMALL.values():
