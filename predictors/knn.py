@@ -14,20 +14,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.config_check import check_instance
 from harness.data import Item
-from harness.predictor import Prediction, PredictorBase, check_fitted
-from predictors.ridge import TextFeatures, check_ngram_range
-from predictors.text_features import log_prices, require_items, to_prices
+from harness.predictor import Prediction, check_fitted
+from predictors.ridge import TextFeatures, TextLearner
+from predictors.text_features import to_prices
 
 # Items whose similarities are computed at once: 256 x 400,000 float32 is 400 MB at most.
 _BLOCK = 256
 
 
-class KnnPricer(PredictorBase):
+class KnnPricer(TextLearner):
     """Similarity-weighted mean log price of the ``k`` nearest training items by TF-IDF cosine."""
 
-    requires_fit = True
     name = "knn"
 
     def __init__(
@@ -51,29 +49,6 @@ class KnnPricer(PredictorBase):
         self.char_weight = char_weight
         self.n_features = n_features
         self.min_df = min_df
-
-    def _check(self) -> None:
-        """The settings' types and ranges (harness.config_check.RANGES, as a composed config's
-        are checked), then the one they cannot say: char_ngram_max ≥ char_ngram_min."""
-        check_instance(self)
-        check_ngram_range(self.char_ngram_min, self.char_ngram_max)
-
-    def features(self) -> TextFeatures:
-        return TextFeatures(
-            self.word_ngram_max,
-            self.char_ngram_min,
-            self.char_ngram_max,
-            self.char_weight,
-            self.n_features,
-            self.min_df,
-            self.char_text,
-        )
-
-    def fit(self, train_items: Sequence[Item]) -> KnnPricer:
-        self._check()
-        require_items(self.name, train_items)
-        features = self.features()
-        return self.fit_counts(features, features.counts(train_items), log_prices(train_items))
 
     def fit_counts(self, features: TextFeatures, counts: tuple[Any, Any], logs: Any) -> KnnPricer:
         """Fit on the hashed counts ``features.counts(items)`` of the items whose

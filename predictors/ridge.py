@@ -2,14 +2,15 @@
 regression on ``log1p(price)``; a guess is ``expm1`` of the prediction, never below 0.
 
 Both TF-IDF blocks are hashed (:class:`predictors.text_features.HashedTfidf`), so no vocabulary is
-held and 400,000 items fit in well under 2 GB (``benchmarks/bench_learners.py``). The solver is
-deterministic: the same items give the same guesses in every process.
+held (at 400,000 items the fit still needs about 5 GB beyond the items: the matrices are copied
+while they are built; ``benchmarks/bench_learners.py``). The solver is deterministic: the same
+items give the same guesses in every process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -99,10 +100,54 @@ def ridge_model(alpha: float, seed: int) -> Any:
     return Ridge(alpha=alpha, solver="sparse_cg", tol=1e-4, max_iter=None, random_state=seed)
 
 
-class RidgePricer(PredictorBase):
-    """TF-IDF (words of the body, character n-grams of the title), Ridge on ``log1p(price)``."""
+class TextLearner(PredictorBase):
+    """What ``ridge`` and ``knn`` share: the :class:`TextFeatures` settings (``word_ngram_max``,
+    ``char_ngram_min``, ``char_ngram_max``, ``char_weight``, ``n_features``, ``min_df``,
+    ``char_text``, set by each subclass's ``__init__``), their check, and a ``fit`` that hashes the
+    items once and hands the counts to the subclass's ``fit_counts``."""
 
     requires_fit = True
+    name = "text learner"
+    word_ngram_max: int
+    char_ngram_min: int
+    char_ngram_max: int
+    char_weight: float
+    n_features: int
+    min_df: int
+    char_text: str
+
+    def _check(self) -> None:
+        """The settings' types and ranges (harness.config_check.RANGES, as a composed config's
+        are checked), then the one they cannot say: char_ngram_max ≥ char_ngram_min."""
+        check_instance(self)
+        check_ngram_range(self.char_ngram_min, self.char_ngram_max)
+
+    def features(self) -> TextFeatures:
+        return TextFeatures(
+            self.word_ngram_max,
+            self.char_ngram_min,
+            self.char_ngram_max,
+            self.char_weight,
+            self.n_features,
+            self.min_df,
+            self.char_text,
+        )
+
+    def fit(self, train_items: Sequence[Item]) -> Self:
+        self._check()
+        require_items(self.name, train_items)
+        features = self.features()
+        return self.fit_counts(features, features.counts(train_items), log_prices(train_items))
+
+    def fit_counts(self, features: TextFeatures, counts: tuple[Any, Any], logs: Any) -> Self:
+        """Fit on the hashed counts ``features.counts(items)`` of the items whose
+        ``log1p(price)`` is ``logs`` (so a caller fitting on several subsets hashes once)."""
+        raise NotImplementedError
+
+
+class RidgePricer(TextLearner):
+    """TF-IDF (words of the body, character n-grams of the title), Ridge on ``log1p(price)``."""
+
     name = "ridge"
 
     def __init__(
@@ -126,29 +171,6 @@ class RidgePricer(PredictorBase):
         self.n_features = n_features
         self.min_df = min_df
         self.seed = seed
-
-    def _check(self) -> None:
-        """The settings' types and ranges (harness.config_check.RANGES, as a composed config's
-        are checked), then the one they cannot say: char_ngram_max ≥ char_ngram_min."""
-        check_instance(self)
-        check_ngram_range(self.char_ngram_min, self.char_ngram_max)
-
-    def features(self) -> TextFeatures:
-        return TextFeatures(
-            self.word_ngram_max,
-            self.char_ngram_min,
-            self.char_ngram_max,
-            self.char_weight,
-            self.n_features,
-            self.min_df,
-            self.char_text,
-        )
-
-    def fit(self, train_items: Sequence[Item]) -> RidgePricer:
-        self._check()
-        require_items(self.name, train_items)
-        features = self.features()
-        return self.fit_counts(features, features.counts(train_items), log_prices(train_items))
 
     def fit_counts(self, features: TextFeatures, counts: tuple[Any, Any], logs: Any) -> RidgePricer:
         """Fit on the hashed counts ``features.counts(items)`` of the items whose
