@@ -261,13 +261,15 @@ def test_config_in_the_store_resolves_the_data_path(
     assert json.loads((run / "metrics.json").read_text())["title"] == "random"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session")  # once per worker, even if its tests here are not contiguous
 def offline_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, data_dir: Path
 ) -> Iterator[dict[str, tuple[Started, Path]]]:
-    """The selected fitted baselines, started side by side when this module starts (so the other
-    tests here run beside them too): random_forest keeps both cores busy for ~40 s, and the other
-    baselines (~30 s one after another) mostly fit beside it."""
+    """The selected fitted baselines, started side by side by the first test that needs one (the
+    suite starts with them, tests/conftest.py's LONGEST_FIRST, so other tests run beside them):
+    random_forest keeps both cores busy for ~40 s, and the others mostly fit beside it. Session
+    scope: a module fixture would be torn down when the suite moves on to another module after the
+    first of these tests, and started again, every baseline fitted twice."""
     test = test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool
     items = [i for i in request.session.items if getattr(i, "function", None) is test]
     selected = [item.callspec.params["name"] for item in items]
