@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +60,8 @@ def _app(cfg: DictConfig) -> float:
     except TrackingInterrupted as exc:  # the run is stored; only its W&B record is cut short
         _fail(str(exc), 130)
     except KeyboardInterrupt:
+        # (what Ctrl-C cut off mid-request may be collected on the way out: no second line)
+        warnings.filterwarnings("ignore", r"coroutine .* was never awaited", RuntimeWarning)
         _fail(
             "interrupted; no results were written for this run (LLM replies received so far "
             "are cached, so a rerun resumes where this one stopped)",

@@ -12,9 +12,11 @@ stops a run whose estimate is too high before its first request (``predictors.co
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -738,17 +740,22 @@ def _what_came(raw: Any, exc: BaseException) -> str:
 def _close_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
     """End every task still on ``loop`` (the requests, the watch, a wait that Ctrl-C broke off),
     close the HTTP client, then the loop, so nothing is left to run on a closed loop. A second
-    Ctrl-C meanwhile stops the waiting, not the closing."""
-    try:
-        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        if client is not None:
-            loop.run_until_complete(client.close())
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        loop.close()
+    Ctrl-C meanwhile stops the waiting, not the closing. A coroutine that Ctrl-C left created
+    but never awaited (the HTTP client's, mid-request) goes quietly: Python's "was never awaited"
+    warning would be a second stderr line after the one that says what happened."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"coroutine .* was never awaited", RuntimeWarning)
+        try:
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            if client is not None:
+                loop.run_until_complete(client.close())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.close()
+            gc.collect()  # what the closing left behind goes now, while the filter holds
