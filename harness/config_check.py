@@ -171,14 +171,27 @@ def _ranges(cls: type) -> dict[str, Range]:
 
 def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], dict[str, Any]] | None:
     """The parameters of ``cls.__init__`` (its own or the nearest inherited one) and their type
-    hints; None when the annotations do not evaluate (nothing to check against)."""
-    init: Any = next(vars(k)["__init__"] for k in cls.__mro__ if "__init__" in vars(k))
-    try:
-        signature = inspect.signature(init)
-        hints = typing.get_type_hints(init)
-    except Exception:
-        return None
-    return {n: p for n, p in signature.parameters.items() if n != "self"}, hints
+    hints; an ``__init__`` that passes ``**kwargs`` on also takes its parent's ``__init__``'s
+    parameters (``rag``'s are its own and the chat predictor's). None when the annotations do
+    not evaluate (nothing to check against)."""
+    inits = [vars(k)["__init__"] for k in cls.__mro__ if "__init__" in vars(k) and k is not object]
+    parameters: dict[str, inspect.Parameter] = {}
+    hints: dict[str, Any] = {}
+    for init in inits or [object.__init__]:
+        try:
+            signature = inspect.signature(init)
+            found = typing.get_type_hints(init)
+        except Exception:
+            return None
+        hints = {**found, **hints}  # the subclass's own hints win
+        own = {n: p for n, p in signature.parameters.items() if n != "self"}
+        passes_on = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values())
+        for name, parameter in own.items():
+            if parameter.kind is not inspect.Parameter.VAR_KEYWORD or init is inits[-1]:
+                parameters.setdefault(name, parameter)
+        if not passes_on:
+            break
+    return parameters, hints
 
 
 def check_target(node: DictConfig, prefix: str) -> None:

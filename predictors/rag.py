@@ -14,8 +14,6 @@ are left out before ranking.
 
 from __future__ import annotations
 
-import inspect
-import typing
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -284,22 +282,3 @@ class RagPricer(ChatPricer):
             )
         notes.append(line)
         return notes
-
-
-# A signature that names every setting (RagPricer's own and ChatPricer's, with their types), so
-# a config is checked against all of them when composed and a RagPricer checks all of them itself
-# (harness.config_check reads the nearest __init__'s signature; the ranges are its RANGES).
-_HINTS = typing.get_type_hints(RagPricer.__init__)
-
-
-def _merged_signature() -> None:
-    own = inspect.signature(RagPricer.__init__)
-    chat = inspect.signature(ChatPricer.__init__)
-    parameters = [p for n, p in own.parameters.items() if n != "chat"]
-    parameters += [p for n, p in chat.parameters.items() if n != "self"]
-    init: Any = RagPricer.__init__
-    init.__signature__ = own.replace(parameters=parameters)
-    init.__annotations__ = {**typing.get_type_hints(ChatPricer.__init__), **_HINTS}
-
-
-_merged_signature()
