@@ -99,6 +99,7 @@ RANGES: dict[str, dict[str, Range]] = {
         "learning_rate": ABOVE_0, "max_iter": AT_LEAST_1, "max_leaf_nodes": Range(2),
         "min_samples_leaf": AT_LEAST_1, "l2_regularization": AT_LEAST_0, "blend": Range(0, 1),
         "n_threads": AT_LEAST_1, "knn_k": AT_LEAST_0, "knn_power": AT_LEAST_0,
+        "stack_size": Range(2),
     },
     "predictors.rag.RagPricer": {
         "k": AT_LEAST_1, "tfidf_ngrams": Range(1, 5), "embedding_dimensions": AT_LEAST_1,

@@ -1,28 +1,34 @@
 """``gbm``: HistGradientBoosting on ``log1p(price)`` over a compact view of each item.
 
 The columns: the ``ridge`` model's and (``knn_k`` > 0) the ``knn`` model's out-of-fold
-``log1p(price)``, with the knn's similarity to its nearest training item (each training item's from
-a model fitted on the other folds, so the boosting never sees a prediction made with its own price;
-items to predict get the models fitted on all the training items), ``n_components`` TruncatedSVD
-components of the words' TF-IDF, the numbers the description states
+``log1p(price)``, with the knn's similarity to its nearest training item (each stacked item's from
+a model that never saw its fold's prices, so the boosting never sees a prediction made with its own
+price; items to predict get the models fitted on all the training items), ``n_components``
+TruncatedSVD components of the words' TF-IDF, the numbers the description states
 (:func:`predictors.text_features.numeric_features`: weight, dimensions, wattage, ...) and the
 category. A guess is ``blend`` x ridge + (1 - ``blend``) x boosting, in log space, then ``expm1``.
-Every step is seeded; the boosting's threads do not change its result.
+
+Memory and time stay bounded on a large pool: the TF-IDF (learned once from every training text;
+no prices are involved) is built once, a fold's ridge is the full ridge refitted with the fold's
+rows masked out (no copy), and the boosting learns from at most ``stack_size`` items (a seeded
+sample; every item of a smaller pool). The ridge learns from every item; the stacked knn's
+neighbours are those ``stack_size`` items (a query costs one similarity per neighbour, so 400,000
+of them would make the out-of-fold columns cost hours), its fold's items kept out of an item's
+neighbours. Every step is seeded; the boosting's threads do not change its result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from harness.config_check import check_instance
 from harness.data import Item
-from harness.errors import PricebenchError
 from harness.predictor import Prediction, PredictorBase, check_fitted
 from predictors.knn import KnnPricer
-from predictors.ridge import RidgePricer
+from predictors.ridge import RidgePricer, ridge_predict, solve_ridge, take_rows
 from predictors.text_features import (
     CategoryCodes,
     bodies,
@@ -31,16 +37,6 @@ from predictors.text_features import (
     require_items,
     to_prices,
 )
-
-
-def _ridge_columns(ridge: RidgePricer, counts: tuple[Any, Any]) -> np.ndarray:
-    """The ridge's column: its ``log1p(price)``."""
-    return ridge.predict_counts(counts)[:, None]
-
-
-def _knn_columns(knn: KnnPricer, counts: tuple[Any, Any]) -> np.ndarray:
-    """The knn's columns: its ``log1p(price)`` and the similarity of the nearest item."""
-    return np.column_stack(knn.neighbours_counts(counts))
 
 
 class GbmPricer(PredictorBase):
@@ -65,7 +61,9 @@ class GbmPricer(PredictorBase):
         n_threads: int = 1,
         knn_k: int = 20,
         knn_power: float = 3.0,
+        stack_size: int = 20_000,
     ) -> None:
+        self.stack_size = stack_size
         self.knn_k = knn_k
         self.knn_power = knn_power
         self.n_components = n_components
@@ -91,50 +89,53 @@ class GbmPricer(PredictorBase):
     def _knn(self) -> KnnPricer:
         return KnnPricer(k=self.knn_k, power=self.knn_power)
 
-    def _out_of_fold(
-        self,
-        make: Callable[[], Any],
-        full: Any,
-        counts: tuple[Any, Any],
-        logs: np.ndarray,
-        predict: Callable[[Any, tuple[Any, Any]], np.ndarray],
+    def _folds(self, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The items the boosting learns from (all, or a seeded sample of ``stack_size``), and
+        their split into ``folds`` folds (each a sorted array of item positions)."""
+        rng = np.random.default_rng(self.seed)
+        stacked = (
+            np.arange(n)
+            if n <= self.stack_size
+            else np.sort(rng.choice(n, self.stack_size, replace=False))
+        )
+        order = rng.permutation(len(stacked))
+        folds = min(self.folds, len(stacked))
+        return stacked, [np.sort(stacked[order[f::folds]]) for f in range(folds)]
+
+    def _ridge_out_of_fold(
+        self, blocks: list[Any], logs: np.ndarray, folds: list[np.ndarray]
     ) -> np.ndarray:
-        """Each training item's ``log1p(price)`` from a model (``make()``: a ridge or a knn)
-        fitted without its fold; ``full`` is the one fitted on every item."""
-        n = len(logs)
-        folds = min(self.folds, n)
-        if folds < 2:  # one item: no other fold to learn from; its own fit stands in
-            return predict(full, counts)
-        order = np.random.default_rng(self.seed).permutation(n)
-        parts: list[tuple[np.ndarray, np.ndarray]] = []
-        words, chars = counts
-        for fold in range(folds):
-            held = np.sort(order[fold::folds])
-            kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
-            model = make()
-
-            def rows(index: np.ndarray) -> tuple[Any, Any]:
-                return words[index], None if chars is None else chars[index]
-
-            try:
-                model.fit_counts(model.features(), rows(kept), logs[kept])
-            except PricebenchError:  # too few items in the fold to share a word: the full fit
-                parts.append((held, predict(full, rows(held))))
+        """Each stacked item's ridge ``log1p(price)`` from a ridge fitted on every training item
+        but its fold's (a mask: the blocks are not copied), started from the full fit."""
+        out = np.empty(len(logs), dtype=np.float64)
+        full = self.ridge_
+        for held in folds:
+            rows = np.ones(len(logs), dtype=bool)
+            rows[held] = False
+            if len(folds) < 2 or not rows.any():  # nothing else to learn from: the full fit
+                out[held] = full.predict_blocks(take_rows(blocks, held))
                 continue
-            parts.append((held, predict(model, rows(held))))
-        out = np.empty((n, parts[0][1].shape[1]), dtype=np.float64)
-        for held, values in parts:
-            out[held] = values
+            coef, intercept = solve_ridge(blocks, logs, full.alpha, rows=rows, start=full.coef_)
+            out[held] = ridge_predict(take_rows(blocks, held), coef, intercept)
         return out
 
-    def _columns(
-        self, items: Sequence[Item], counts: tuple[Any, Any], ridge_logs: Any, knn_logs: Any
-    ) -> Any:
+    def _knn_out_of_fold(self, knn: KnnPricer, folds: list[np.ndarray], n: int) -> np.ndarray:
+        """Each stacked item's knn columns, its own fold's items never among its neighbours."""
+        out = np.empty((n, 2), dtype=np.float64)
+        for held in folds:
+            exclude = np.zeros(n, dtype=bool)
+            if len(folds) >= 2:
+                exclude[held] = True
+            out[held] = np.column_stack(
+                knn.neighbours(take_rows(knn.blocks_, held), exclude=exclude)
+            )
+        return out
+
+    def _columns(self, items: Sequence[Item], words: Any, ridge_logs: Any, knn_logs: Any) -> Any:
         parts = [np.reshape(ridge_logs, (-1, 1)).astype(np.float32), numeric_matrix(bodies(items))]
         if knn_logs is not None:
             parts.append(knn_logs.astype(np.float32))
         if self.svd_ is not None:
-            words = self.ridge_.features_.words.transform_counts(counts[0])
             parts.append(self.svd_.transform(words).astype(np.float32))
         parts.append(self.categories_.transform(items)[:, None])
         return np.hstack(parts)
@@ -156,24 +157,17 @@ class GbmPricer(PredictorBase):
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         logs = log_prices(train_items)
+        n = len(train_items)
+        stacked, folds = self._folds(n)
+        self.stacked_ = stacked  # (positions of the items the boosting learns from)
         ridge = self._ridge()
         features = ridge.features()
-        counts = features.counts(train_items)  # hashed once, for every ridge fitted here
-        self.ridge_ = ridge.fit_counts(features, counts, logs)
-        oof = self._out_of_fold(self._ridge, self.ridge_, counts, logs, _ridge_columns)
-        self.knn_ = None
-        knn_oof = None
-        if self.knn_k > 0:
-            knn = self._knn()
-            knn_features = knn.features()
-            knn_counts = knn_features.counts(train_items)
-            self.knn_ = knn.fit_counts(knn_features, knn_counts, logs)
-            knn_oof = self._out_of_fold(self._knn, self.knn_, knn_counts, logs, _knn_columns)
-            del knn_counts
-        self.categories_ = CategoryCodes().fit(train_items)
+        blocks = features.fit_transform(train_items)
+        self.ridge_ = ridge.fit_blocks(features, blocks, logs)
+        ridge_oof = self._ridge_out_of_fold(blocks, logs, folds)[stacked]
         self.svd_ = None
-        words = features.words.transform_counts(counts[0])
-        components = min(self.n_components, words.shape[1] - 1, len(train_items) - 1)
+        words = blocks[0]
+        components = min(self.n_components, words.shape[1] - 1, n - 1)
         if components > 0:
             # https://scikit-learn.org/stable/modules/generated/sklearn.decomposition.TruncatedSVD.html
             self.svd_ = TruncatedSVD(components, algorithm="randomized", random_state=self.seed)
@@ -181,8 +175,17 @@ class GbmPricer(PredictorBase):
             # which nothing here reads, divides by zero)
             with np.errstate(invalid="ignore", divide="ignore"):
                 self.svd_.fit(words)
-        del words
-        columns = self._columns(train_items, counts, oof, knn_oof)
+        stacked_words = words[stacked]
+        del blocks, words  # the ridge keeps its coefficients only
+        items = [train_items[i] for i in stacked]
+        self.knn_ = None
+        knn_oof = None
+        if self.knn_k > 0:  # its neighbours: the stacked items (each query costs one per item)
+            self.knn_ = self._knn().fit(items)
+            local = [np.searchsorted(stacked, held) for held in folds]
+            knn_oof = self._knn_out_of_fold(self.knn_, local, len(stacked))
+        self.categories_ = CategoryCodes().fit(train_items)
+        columns = self._columns(items, stacked_words, ridge_oof, knn_oof)
         # https://scikit-learn.org/stable/modules/generated/sklearn.ensemble.HistGradientBoostingRegressor.html
         # categorical_features by index (negative codes are read as missing); no early stopping,
         # so the result does not depend on a validation split; its OpenMP threads (n_threads)
@@ -196,7 +199,7 @@ class GbmPricer(PredictorBase):
             categorical_features=[columns.shape[1] - 1],
             early_stopping=False,
             random_state=self.seed,
-        ).fit(columns, logs)
+        ).fit(columns, logs[stacked])
         return self
 
     def predict_log(self, items: Sequence[Item]) -> np.ndarray:
@@ -206,15 +209,15 @@ class GbmPricer(PredictorBase):
         check_fitted(self, "model_")
         if not items:
             return np.zeros(0)
-        counts = self.ridge_.features_.counts(items)
-        ridge_logs = self.ridge_.predict_counts(counts)
+        blocks = self.ridge_.features_.transform(items)
+        ridge_logs = self.ridge_.predict_blocks(blocks)
         knn_logs = (
             None
             if self.knn_ is None
-            else _knn_columns(self.knn_, self.knn_.features_.counts(items))
+            else np.column_stack(self.knn_.neighbours(self.knn_.features_.transform(items)))
         )
         with threadpool_limits(limits=self.n_threads):
-            boosted = self.model_.predict(self._columns(items, counts, ridge_logs, knn_logs))
+            boosted = self.model_.predict(self._columns(items, blocks[0], ridge_logs, knn_logs))
         return self.blend * ridge_logs + (1.0 - self.blend) * np.asarray(boosted, np.float64)
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:

@@ -2,9 +2,10 @@
 regression on ``log1p(price)``; a guess is ``expm1`` of the prediction, never below 0.
 
 Both TF-IDF blocks are hashed (:class:`predictors.text_features.HashedTfidf`), so no vocabulary is
-held (at 400,000 items the fit still needs about 5 GB beyond the items: the matrices are copied
-while they are built; ``benchmarks/bench_learners.py``). The solver is deterministic: the same
-items give the same guesses in every process.
+held, and each is built once in place, side by side with the other, never stacked into a copy:
+the solver (:func:`solve_ridge`, scikit-learn's sparse_cg formulation over the blocks) reads them
+as they are (``benchmarks/bench_learners.py`` measures the fit at 400,000 items). The solver is
+deterministic: the same items give the same guesses in every process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness.config_check import Range, check_instance, check_value
 from harness.data import Item
 from harness.predictor import Prediction, PredictorBase, check_fitted
 from predictors.text_features import (
+    CHUNK,
     HashedTfidf,
     bodies,
     log_prices,
@@ -28,7 +30,9 @@ from predictors.text_features import (
 
 
 class TextFeatures:
-    """The ridge's design matrix: word TF-IDF of the body beside char TF-IDF of the title."""
+    """The text learners' design matrix, as blocks side by side (never copied into one matrix):
+    word TF-IDF of the body, and (``char_weight`` > 0) char TF-IDF of the title (or the body)
+    times ``char_weight``."""
 
     def __init__(
         self,
@@ -43,61 +47,112 @@ class TextFeatures:
         self.char_text = char_text
         self.words = HashedTfidf("word", (1, word_ngram_max), n_features, min_df)
         self.chars = (
-            HashedTfidf("char_wb", (char_ngram_min, char_ngram_max), n_features, min_df)
+            HashedTfidf(
+                "char_wb",
+                (char_ngram_min, char_ngram_max),
+                n_features,
+                min_df,
+                weight=char_weight,
+            )  # fmt: skip
             if char_weight > 0
             else None
         )
         self.char_weight = char_weight
 
-    def counts(self, items: Sequence[Item]) -> tuple[Any, Any]:
-        """The hashed counts both blocks weight (rows may be sliced before fitting on them)."""
-        words = self.words.counts(bodies(items))
-        if self.chars is None:
-            return words, None
-        texts = titles(items) if self.char_text == "title" else bodies(items)
-        return words, self.chars.counts(texts)
+    def _char_texts(self, items: Sequence[Item]) -> list[str]:
+        return titles(items) if self.char_text == "title" else bodies(items)
 
-    def fit_counts(self, counts: tuple[Any, Any]) -> Any:
-        words, chars = counts
-        return self._stack(
-            self.words.fit_counts(words),
-            None if self.chars is None else self.chars.fit_counts(chars),
+    def fit_transform(self, items: Sequence[Item]) -> list[Any]:
+        """Learn each block's columns and weights from ``items``; their blocks (CSR)."""
+        blocks = [self.words.fit_transform(bodies(items))]
+        if self.chars is not None:
+            blocks.append(self.chars.fit_transform(self._char_texts(items)))
+        return blocks
+
+    def transform(self, items: Sequence[Item]) -> list[Any]:
+        blocks = [self.words.transform(bodies(items))]
+        if self.chars is not None:
+            blocks.append(self.chars.transform(self._char_texts(items)))
+        return blocks
+
+
+def take_rows(blocks: list[Any], rows: np.ndarray) -> list[Any]:
+    """The given rows of each block."""
+    return [block[rows] for block in blocks]
+
+
+def column_sums(block: Any, weights: np.ndarray) -> np.ndarray:
+    """``block' weights`` in float64, a few rows at a time (a whole float32 block times a float64
+    vector would first be copied to float64: 1 GB more at 400,000 items)."""
+    out = np.zeros(block.shape[1], dtype=np.float64)
+    for start in range(0, block.shape[0], CHUNK):
+        rows = block[start : start + CHUNK]
+        out += np.asarray(rows.T @ weights[start : start + CHUNK], dtype=np.float64).ravel()
+    return out
+
+
+def solve_ridge(
+    blocks: list[Any],
+    y: np.ndarray,
+    alpha: float,
+    rows: np.ndarray | None = None,
+    start: list[np.ndarray] | None = None,
+    tol: float = 1e-6,
+) -> tuple[list[np.ndarray], float]:
+    """Ridge regression with an intercept on the rows ``rows`` (a boolean mask; all when None)
+    of the blocks side by side, without copying them: each block's coefficients and the
+    intercept.
+
+    It is scikit-learn's ``Ridge(solver="sparse_cg")`` formulation
+    (https://scikit-learn.org/stable/modules/generated/sklearn.linear_model.Ridge.html: the
+    columns centred implicitly, conjugate gradients on ``(X'X + alpha I) w = X'y``), written
+    over a ``scipy.sparse.linalg.LinearOperator`` so that a subset of the rows (a fold) is a
+    mask instead of a copy of 400,000 rows. ``start`` (coefficients of a fit on more rows)
+    starts the iterations there. Deterministic: the same input gives the same coefficients.
+    """
+    from scipy.sparse.linalg import LinearOperator, cg
+
+    n = blocks[0].shape[0]
+    mask = np.ones(n, dtype=np.float64) if rows is None else rows.astype(np.float64)
+    kept = float(mask.sum())
+    widths = [block.shape[1] for block in blocks]
+    edges = np.cumsum([0, *widths])
+    means = np.concatenate([column_sums(block, mask) / kept for block in blocks])
+    y_mean = float(mask @ y) / kept
+
+    def times(v: np.ndarray) -> np.ndarray:  # mask * (X - 1 means') v
+        out = sum(
+            block @ v[edges[i] : edges[i + 1]].astype(np.float32) for i, block in enumerate(blocks)
         )
+        return (np.asarray(out, dtype=np.float64) - float(means @ v)) * mask
 
-    def transform_counts(self, counts: tuple[Any, Any]) -> Any:
-        words, chars = counts
-        return self._stack(
-            self.words.transform_counts(words),
-            None if self.chars is None else self.chars.transform_counts(chars),
-        )
+    def times_t(u: np.ndarray) -> np.ndarray:  # (X - 1 means')' mask u
+        u = (u * mask).astype(np.float32)
+        parts = [np.asarray(block.T @ u, dtype=np.float64) for block in blocks]
+        return np.concatenate(parts) - means * float(u.sum())
 
-    def fit_transform(self, items: Sequence[Item]) -> Any:
-        return self.fit_counts(self.counts(items))
+    size = int(edges[-1])
+    normal = LinearOperator(
+        (size, size), matvec=lambda v: times_t(times(v)) + alpha * v, dtype=np.float64
+    )
+    x0 = None if start is None else np.concatenate(start)
+    # https://docs.scipy.org/doc/scipy/reference/generated/scipy.sparse.linalg.cg.html
+    coef, _ = cg(normal, times_t(y - y_mean), x0=x0, rtol=tol, maxiter=10 * size)
+    return (
+        [coef[edges[i] : edges[i + 1]] for i in range(len(blocks))],
+        float(y_mean - means @ coef),
+    )
 
-    def transform(self, items: Sequence[Item]) -> Any:
-        return self.transform_counts(self.counts(items))
 
-    def _stack(self, words: Any, chars: Any) -> Any:
-        import scipy.sparse as sp
-
-        if chars is None:
-            return words
-        chars = chars * np.float32(self.char_weight)
-        return sp.hstack([words, chars], format="csr", dtype=np.float32)
+def ridge_predict(blocks: list[Any], coef: list[np.ndarray], intercept: float) -> np.ndarray:
+    """``X w + b`` of the blocks side by side."""
+    out = sum(block @ c for block, c in zip(blocks, coef, strict=True))
+    return np.asarray(out, dtype=np.float64) + intercept
 
 
 def check_ngram_range(char_ngram_min: int, char_ngram_max: int) -> None:
     """``predictor.char_ngram_max must be an integer ≥ <char_ngram_min>, got ...``."""
     check_value("predictor.char_ngram_max", char_ngram_max, int, Range(char_ngram_min))
-
-
-def ridge_model(alpha: float, seed: int) -> Any:
-    from sklearn.linear_model import Ridge
-
-    # https://scikit-learn.org/stable/modules/generated/sklearn.linear_model.Ridge.html
-    # "sparse_cg" keeps X sparse and float32 (no dense copy, no Gram matrix) and is
-    # deterministic; fit_intercept on sparse X is supported by it.
-    return Ridge(alpha=alpha, solver="sparse_cg", tol=1e-4, max_iter=None, random_state=seed)
 
 
 class TextLearner(PredictorBase):
@@ -137,11 +192,13 @@ class TextLearner(PredictorBase):
         self._check()
         require_items(self.name, train_items)
         features = self.features()
-        return self.fit_counts(features, features.counts(train_items), log_prices(train_items))
+        return self.fit_blocks(
+            features, features.fit_transform(train_items), log_prices(train_items)
+        )
 
-    def fit_counts(self, features: TextFeatures, counts: tuple[Any, Any], logs: Any) -> Self:
-        """Fit on the hashed counts ``features.counts(items)`` of the items whose
-        ``log1p(price)`` is ``logs`` (so a caller fitting on several subsets hashes once)."""
+    def fit_blocks(self, features: TextFeatures, blocks: list[Any], logs: Any) -> Self:
+        """Fit on ``blocks`` (``features.fit_transform(items)``) of the items whose
+        ``log1p(price)`` is ``logs``."""
         raise NotImplementedError
 
 
@@ -172,28 +229,25 @@ class RidgePricer(TextLearner):
         self.min_df = min_df
         self.seed = seed
 
-    def fit_counts(self, features: TextFeatures, counts: tuple[Any, Any], logs: Any) -> RidgePricer:
-        """Fit on the hashed counts ``features.counts(items)`` of the items whose
-        ``log1p(price)`` is ``logs`` (so a caller fitting on several subsets hashes once)."""
-        matrix = features.fit_counts(counts)
-        self.model_ = ridge_model(self.alpha, self.seed).fit(matrix, logs)
+    def fit_blocks(self, features: TextFeatures, blocks: list[Any], logs: Any) -> RidgePricer:
+        """Fit on ``blocks`` (``features.fit_transform(items)``) of the items whose
+        ``log1p(price)`` is ``logs``; the blocks are not kept."""
+        self.coef_, self.intercept_ = solve_ridge(blocks, np.asarray(logs), self.alpha)
         self.features_ = features
         return self
 
-    def predict_counts(self, counts: tuple[Any, Any]) -> np.ndarray:
-        """The model's ``log1p(price)`` for the items whose hashed counts are ``counts``."""
-        check_fitted(self, "model_")
-        return np.asarray(
-            self.model_.predict(self.features_.transform_counts(counts)), dtype=np.float64
-        )
+    def predict_blocks(self, blocks: list[Any]) -> np.ndarray:
+        """The model's ``log1p(price)`` for the items whose blocks are ``blocks``."""
+        check_fitted(self, "coef_")
+        return ridge_predict(blocks, self.coef_, self.intercept_)
 
     def predict_log(self, items: Sequence[Item]) -> np.ndarray:
         """The model's ``log1p(price)`` for each item."""
-        check_fitted(self, "model_")
+        check_fitted(self, "coef_")
         if not items:
             return np.zeros(0)
-        return np.asarray(self.model_.predict(self.features_.transform(items)), dtype=np.float64)
+        return self.predict_blocks(self.features_.transform(items))
 
     def predict(self, items: Sequence[Item]) -> list[Prediction]:
-        check_fitted(self, "model_")
+        check_fitted(self, "coef_")
         return [Prediction(float(value)) for value in to_prices(self.predict_log(items))]

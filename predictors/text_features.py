@@ -12,9 +12,10 @@ description states (weight, dimensions, wattage, voltage, pack counts, capacity,
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,12 @@ __all__ = [
 
 # How many texts are hashed at a time: bounds the transient memory of a transform.
 CHUNK = 20_000
+# Calls with at most MEMO_TEXTS texts keep each text's hashed row (per settings) for the next
+# call, up to MEMO_ROWS rows in all: fitting an ensemble's members fold by fold hashes the pool's
+# texts once instead of dozens of times. Larger calls (a 400,000-item pool) hash without keeping.
+MEMO_TEXTS = 20_000
+MEMO_ROWS = 200_000
+_MEMO: dict[tuple[Any, ...], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
 # What the questions and the answer prefix of the course's prompts add to every text: removed
 # so that they are no feature (every item has them).
@@ -74,9 +81,23 @@ def to_prices(logs: np.ndarray) -> np.ndarray:
     return np.clip(np.expm1(np.asarray(logs, dtype=np.float64)), 0.0, None)
 
 
+def _popping(chunks: list[Any]) -> Iterator[Any]:
+    """The list's items from its end, each dropped from the list as it is given."""
+    while chunks:
+        yield chunks.pop()
+
+
 class HashedTfidf:
     """TF-IDF without a vocabulary: hashed n-gram counts (float32), columns kept when at least
-    ``min_df`` training texts have them, then sublinear TF-IDF and L2 rows."""
+    ``min_df`` training texts have them, then sublinear TF-IDF and L2 rows, times ``weight``.
+
+    Built in two passes so that 400,000 texts never hold two copies of their matrix: the counts
+    are hashed ``CHUNK`` texts at a time and their document frequencies added up; then each
+    chunk is weighted and written into one preallocated matrix, its counts freed as it goes.
+    The weights are scikit-learn's ``TfidfTransformer(sublinear_tf=True, smooth_idf=True)``
+    (https://scikit-learn.org/stable/modules/feature_extraction.html#tfidf-term-weighting:
+    tf = 1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1, rows scaled to unit L2 norm), computed
+    per chunk here because that class learns its IDF from one whole matrix."""
 
     def __init__(
         self,
@@ -85,18 +106,20 @@ class HashedTfidf:
         n_features: int = 2**20,
         min_df: int = 2,
         stop_words: str | None = None,
+        weight: float = 1.0,
     ) -> None:
         self.analyzer = analyzer
         self.ngram_range = ngram_range
         self.n_features = n_features
         self.min_df = min_df
         self.stop_words = stop_words
+        self.weight = weight
 
     def _hasher(self) -> Any:
         from sklearn.feature_extraction.text import HashingVectorizer
 
         # https://scikit-learn.org/stable/modules/generated/sklearn.feature_extraction.text.HashingVectorizer.html
-        # alternate_sign=False and norm=None give plain counts, for TfidfTransformer to weight.
+        # alternate_sign=False and norm=None give plain counts (each column once per row).
         return HashingVectorizer(
             analyzer=self.analyzer,  # type: ignore[arg-type]
             ngram_range=tuple(self.ngram_range),
@@ -108,20 +131,50 @@ class HashedTfidf:
             dtype=np.float32,
         )
 
-    def counts(self, texts: Sequence[str]) -> Any:
-        """The hashed n-gram counts of ``texts`` (all columns; what :meth:`fit_counts` and
-        :meth:`transform_counts` weight), hashed ``CHUNK`` texts at a time."""
+    def _chunks(self, texts: Sequence[str]) -> Iterator[Any]:
+        """The hashed counts of ``texts``, ``CHUNK`` texts a chunk (CSR), one chunk at a time."""
+        hasher = None if len(texts) <= MEMO_TEXTS else self._hasher()
+        for start in range(0, len(texts), CHUNK):
+            part = texts[start : start + CHUNK]
+            yield self._memo_hash(part) if hasher is None else hasher.transform(part)
+
+    def _memo_hash(self, texts: Sequence[str]) -> Any:
+        """The hashed counts of a few texts, each text's row hashed once per process and
+        settings (an ensemble fits its members on the same texts many times over)."""
         import scipy.sparse as sp
 
-        hasher = self._hasher()
-        parts = [hasher.transform(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
-        return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
+        key = (self.analyzer, tuple(self.ngram_range), self.n_features, self.stop_words)
+        rows = _MEMO.setdefault(key, {})
+        missing = list(dict.fromkeys(text for text in texts if text not in rows))
+        if missing:
+            if sum(len(memo) for memo in _MEMO.values()) + len(missing) > MEMO_ROWS:
+                _MEMO.clear()
+                rows = _MEMO.setdefault(key, {})
+            hashed = self._hasher().transform(missing)
+            for i, text in enumerate(missing):
+                begin, end = hashed.indptr[i], hashed.indptr[i + 1]
+                rows[text] = (hashed.indices[begin:end].copy(), hashed.data[begin:end].copy())
+        found = [rows[text] for text in texts]
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(indices) for indices, _ in found], out=indptr[1:])
+        return sp.csr_matrix(
+            (
+                np.concatenate([data for _, data in found] or [np.zeros(0, np.float32)]),
+                np.concatenate([indices for indices, _ in found] or [np.zeros(0, np.int32)]),
+                indptr,
+            ),
+            shape=(len(texts), self.n_features),
+        )
 
-    def fit_counts(self, counts: Any) -> Any:
-        """Learn the kept columns and IDF weights from ``counts``; their TF-IDF."""
-        from sklearn.feature_extraction.text import TfidfTransformer
+    def fit_transform(self, texts: Sequence[str]) -> Any:
+        """Learn the kept columns and IDF weights from ``texts``; their weighted TF-IDF (CSR).
 
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        The texts are hashed twice (a pool small enough to be remembered, once): first for the
+        document frequencies, then to be weighted and written, so that no chunk outlives its
+        pass (keeping them between the passes left 400,000 items' counts beside the matrix)."""
+        df = np.zeros(self.n_features, dtype=np.int64)
+        for chunk in self._chunks(texts):
+            df += np.bincount(chunk.indices, minlength=self.n_features)
         columns = np.flatnonzero(df >= self.min_df)
         if not len(columns):
             raise PricebenchError(
@@ -129,17 +182,49 @@ class HashedTfidf:
                 f"{self.min_df} texts); lower predictor.min_df"
             )
         self.columns_ = columns
-        self.tfidf_ = TfidfTransformer(sublinear_tf=True)
-        return self.tfidf_.fit_transform(counts[:, columns]).astype(np.float32, copy=False)
-
-    def transform_counts(self, counts: Any) -> Any:
-        return self.tfidf_.transform(counts[:, self.columns_]).astype(np.float32, copy=False)
-
-    def fit_transform(self, texts: Sequence[str]) -> Any:
-        return self.fit_counts(self.counts(texts))
+        # where each hashed column goes in the kept ones (-1: dropped)
+        self.position_ = np.full(self.n_features, -1, dtype=np.int32)
+        self.position_[columns] = np.arange(len(columns), dtype=np.int32)
+        self.idf_ = (np.log((1 + len(texts)) / (1 + df[columns])) + 1).astype(np.float32)
+        return self._assemble(self._chunks(texts), len(texts), int(df[columns].sum()))
 
     def transform(self, texts: Sequence[str]) -> Any:
-        return self.transform_counts(self.counts(texts))
+        """The weighted TF-IDF of ``texts`` with the columns and weights :meth:`fit_transform`
+        learned."""
+        chunks = list(self._chunks(texts))
+        nnz = sum(int(np.count_nonzero(self.position_[chunk.indices] >= 0)) for chunk in chunks)
+        chunks.reverse()  # popped from the end: the first chunk first, each freed once written
+        return self._assemble(_popping(chunks), len(texts), nnz)
+
+    def _assemble(self, chunks: Iterator[Any], n_rows: int, nnz: int) -> Any:
+        """One CSR matrix of the chunks' weighted rows (``nnz`` kept counts in all), written
+        into arrays allocated once."""
+        import scipy.sparse as sp
+
+        index = np.int32 if nnz < 2**31 else np.int64
+        data = np.empty(nnz, dtype=np.float32)
+        indices = np.empty(nnz, dtype=index)
+        indptr = np.zeros(n_rows + 1, dtype=index)
+        row = at = 0
+        for chunk in chunks:
+            place = self.position_[chunk.indices]
+            keep = place >= 0
+            # row of each stored count, then the rows' kept counts
+            rows = np.repeat(np.arange(chunk.shape[0]), np.diff(chunk.indptr))[keep]
+            values = (1.0 + np.log(chunk.data[keep])) * self.idf_[place[keep]]
+            norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=chunk.shape[0]))
+            values *= (np.float32(self.weight) / np.where(norms > 0, norms, 1.0))[rows]
+            size = len(values)
+            data[at : at + size] = values
+            indices[at : at + size] = place[keep]
+            counts = np.bincount(rows, minlength=chunk.shape[0])
+            indptr[row + 1 : row + 1 + chunk.shape[0]] = at + np.cumsum(counts)
+            row += chunk.shape[0]
+            at += size
+            del chunk, place, keep, rows, values
+        return sp.csr_matrix(
+            (data, indices, indptr), shape=(n_rows, len(self.columns_)), copy=False
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,14 +322,21 @@ def numeric_features(text: str) -> dict[str, float]:
     return features
 
 
+@functools.lru_cache(maxsize=50_000)
+def _numeric_row(text: str) -> tuple[float, ...]:
+    """:func:`numeric_features` of a text as a tuple, remembered (an ensemble's folds read the
+    same descriptions many times; the regular expressions are most of a gbm fit's time)."""
+    values = numeric_features(text)
+    return tuple(values[name] for name in NUMERIC_FEATURES)
+
+
 def numeric_matrix(texts: Sequence[str]) -> np.ndarray:
     """:func:`numeric_features` of each text, one row each (float32): log1p of each value, -1
     where the text states none (not NaN: a column with no value at all would stop
     HistGradientBoosting's binning)."""
     rows = np.empty((len(texts), len(NUMERIC_FEATURES)), dtype=np.float32)
     for row, text in enumerate(texts):
-        values = numeric_features(text)
-        rows[row] = [values[name] for name in NUMERIC_FEATURES]
+        rows[row] = _numeric_row(text)
     with np.errstate(invalid="ignore", over="ignore"):
         return np.nan_to_num(np.log1p(np.clip(rows, 0, 1e12)), nan=-1.0)
 

@@ -27,7 +27,7 @@ from tests.conftest import only_run, read_json, run_cli
 OFFLINE_LINES = {
     "ridge": "Error=$112.54 RMSLE=0.85 Hits=30.0%",
     "knn": "Error=$108.65 RMSLE=0.84 Hits=30.8%",
-    "gbm": "Error=$105.61 RMSLE=0.80 Hits=34.4%",
+    "gbm": "Error=$104.26 RMSLE=0.79 Hits=33.2%",
 }
 
 _WORDS = [
@@ -173,6 +173,93 @@ def test_one_training_item_still_fits() -> None:
     for make in SMALL.values():
         guesses = [p.guess for p in make().fit(items[:1] * 2).predict(items)]
         assert all(g >= 0 for g in guesses)
+
+
+def test_hashed_tfidf_is_scikit_learns_sublinear_tfidf_of_the_kept_columns(
+    monkeypatch: pytest.MonkeyPatch, train: list[Item], test_items: list[Item]
+) -> None:
+    """The two-pass builder (chunks of 7 texts here) gives what TfidfTransformer gives on the
+    whole count matrix, for the fit and for new texts; the weight scales every row."""
+    import numpy as np
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    from predictors import text_features
+
+    texts = [item.text for item in train]
+    new = [item.text for item in test_items] + ["", "zzz-never-seen"]
+    hasher = HashingVectorizer(
+        ngram_range=(1, 2), n_features=2**12, alternate_sign=False, norm=None
+    )
+    counts = hasher.transform(texts)
+    kept = np.flatnonzero(np.bincount(counts.indices, minlength=2**12) >= 2)
+    reference = TfidfTransformer(sublinear_tf=True).fit(counts[:, kept])
+    monkeypatch.setattr(text_features, "CHUNK", 7)
+    tfidf = text_features.HashedTfidf("word", (1, 2), 2**12, min_df=2, weight=0.5)
+    built = tfidf.fit_transform(texts)
+    assert list(tfidf.columns_) == list(kept)
+    expected = reference.transform(counts[:, kept]).toarray() * 0.5
+    assert np.allclose(built.toarray(), expected, atol=1e-6)
+    again = tfidf.transform(new).toarray()
+    assert np.allclose(
+        again, reference.transform(hasher.transform(new)[:, kept]).toarray() * 0.5, atol=1e-6
+    )
+    assert not again[-2:].any()  # nothing known: an empty row, not NaN
+
+
+def test_ridge_solver_is_scikit_learns_ridge_and_a_mask_is_a_fit_on_those_rows() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.linear_model import Ridge
+
+    from predictors.ridge import ridge_predict, solve_ridge
+
+    rng = np.random.default_rng(0)
+    blocks = [
+        sp.random(80, 30, density=0.2, format="csr", dtype=np.float32, random_state=1),
+        sp.random(80, 12, density=0.3, format="csr", dtype=np.float32, random_state=2),
+    ]
+    y = rng.normal(3.0, 1.0, 80)
+    whole = sp.hstack(blocks, format="csr").toarray()
+    rows = rng.random(80) < 0.7
+    for mask in (None, rows):
+        kept = np.ones(80, bool) if mask is None else mask
+        reference = Ridge(alpha=0.5).fit(whole[kept], y[kept])
+        coef, intercept = solve_ridge(blocks, y, 0.5, rows=mask, tol=1e-10)
+        assert np.allclose(np.concatenate(coef), reference.coef_, atol=1e-5)
+        assert intercept == pytest.approx(reference.intercept_, abs=1e-5)
+        assert np.allclose(ridge_predict(blocks, coef, intercept), reference.predict(whole),
+                           atol=1e-5)  # fmt: skip
+
+
+def test_knn_ties_go_to_the_earlier_training_item_and_excluded_rows_are_never_neighbours(
+) -> None:
+    import numpy as np
+
+    same = "Budget steel widget\nsteel widget"
+    items = [Item(i, "Budget widget", p, same) for i, p in enumerate([10.0, 20.0, 40.0, 80.0])]
+    knn = KnnPricer(k=2, n_features=2**12, char_weight=0.0).fit(items)
+    blocks = knn.features_.transform(items[:1])
+    logs, nearest = knn.neighbours(blocks)
+    assert logs[0] == pytest.approx(np.log1p([10.0, 20.0]).mean())  # four ties: the first two
+    assert nearest[0] == pytest.approx(1.0)
+    exclude = np.array([True, True, False, False])
+    logs, _ = knn.neighbours(blocks, exclude=exclude)
+    assert logs[0] == pytest.approx(np.log1p([40.0, 80.0]).mean())
+
+
+def test_gbm_boosts_on_a_seeded_sample_of_stack_size_items_of_a_larger_pool(
+    train: list[Item], test_items: list[Item]
+) -> None:
+    small = GbmPricer(n_components=4, folds=3, max_iter=40, stack_size=50).fit(train)
+    assert len(small.stacked_) == 50 == len(set(small.stacked_.tolist()))
+    assert set(small.stacked_.tolist()) <= set(range(len(train)))
+    assert len(GbmPricer(stack_size=500).fit(train[:40]).stacked_) == 40  # a smaller pool: all
+    again = GbmPricer(n_components=4, folds=3, max_iter=40, stack_size=50).fit(train)
+    first = [p.guess for p in small.predict(test_items)]
+    assert first == [p.guess for p in again.predict(test_items)]
+    whole = GbmPricer(n_components=4, folds=3, max_iter=40).fit(train)
+    assert first != [p.guess for p in whole.predict(test_items)]
+    assert all(g >= 0 for g in first)
 
 
 def test_numeric_features_parse_a_course_description() -> None:

@@ -51,4 +51,9 @@ CASES = [
         "gbm predictor.knn_k=-1",
         r"predictor\.knn_k must be an integer ≥ 0, got -1",
     ),  # fmt: skip
+    _learner(
+        "gbm-stack-size-1",
+        "gbm predictor.stack_size=1",
+        r"predictor\.stack_size must be an integer ≥ 2, got 1",
+    ),  # fmt: skip
 ]
