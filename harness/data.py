@@ -17,18 +17,23 @@ files, or from the hub. Neither the test prompt nor the description ever holds t
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import logging
 import math
 import os
 import pickle
 import random
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import PricebenchError
+from harness.errors import PricebenchError, first_line
+from harness.paths import ROOT
 
 PRICE_PREFIX = "Price is $"
 QUESTION = "How much does this cost to the nearest dollar?"
@@ -52,7 +57,7 @@ HUB_2025 = "ed-donner/items_lite"
 DATA_ENV = {"2024": "PRICEBENCH_DATA", "2025": "PRICEBENCH_DATA_2025"}
 HOW_TO_GET_DATA = (
     "set data.path=DIR (or PRICEBENCH_DATA=DIR) to a folder holding test.jsonl, test.pkl or "
-    "test.parquet, e.g. ../shared/data/pricer, or leave both unset to download "
+    "test.parquet{example}, or leave both unset to download "
     f"{HUB_DATASET} from the Hugging Face hub (needs `pip install pricebench[hub]`)"
 )
 
@@ -376,15 +381,145 @@ def load_pickle(path: str | Path) -> list[Item]:
 # --- the Hugging Face hub schema --------------------------------------------------------------
 
 
+NO_DATASETS = (
+    "the Hugging Face `datasets` library is not installed: `pip install pricebench[hub]`, "
+    "or point data.path at local files"
+)
+# How long the hub has to answer one request before a run gives up on it (connect and read).
+HUB_PROBE_TIMEOUT = 3.0
+_HUB_REACHED: set[str] = set()  # the endpoints that answered, in this process
+
+
 def _import_datasets() -> Any:
     try:
         import datasets
     except ImportError:
-        raise PricebenchError(
-            "the Hugging Face `datasets` library is not installed: `pip install pricebench[hub]`, "
-            "or point data.path at local files"
-        ) from None
+        raise PricebenchError(NO_DATASETS) from None
     return datasets
+
+
+def _hub_constants() -> Any:
+    """``huggingface_hub.constants`` (light: not the client), whose import reads the ``HF_*``
+    settings and can fail on one (``HF_ENDPOINT=http://[::1``): one line naming them."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        raise PricebenchError(NO_DATASETS) from None
+    except Exception as exc:
+        names = ", ".join(sorted(name for name in os.environ if name.startswith("HF_")))
+        raise PricebenchError(  # (names only: HF_TOKEN's value is a secret)
+            f"the Hugging Face hub library cannot start ({first_line(exc)}); fix the HF_* "
+            f"environment variables ({names or 'none is set'}), or set data.path=DIR to local data"
+        ) from None
+    return constants
+
+
+def _hub_offline() -> bool:
+    """Whether ``datasets`` stays off the network and reads its cache: ``HF_DATASETS_OFFLINE``
+    when set, else ``HF_HUB_OFFLINE`` (as ``datasets.config`` reads them when it is imported,
+    which a run does only after this; its own value when it is imported already)."""
+    config = sys.modules.get("datasets.config")
+    if config is not None:
+        return bool(config.HF_HUB_OFFLINE)
+    flag = os.environ.get("HF_DATASETS_OFFLINE")
+    if flag is None:
+        return bool(_hub_constants().HF_HUB_OFFLINE)
+    return flag.upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def hub_unreachable(endpoint: str, timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
+    """Why the hub at ``endpoint`` cannot be reached, in a few words, or None when it answers a
+    HEAD request within ``timeout`` seconds (any answer but a gateway's 502-504: the hub is
+    there). Asked through
+    huggingface_hub's own client (``get_session``), so the proxies and certificates the download
+    would use apply; in a thread waited for ``timeout`` seconds, because looking the host up has
+    no timeout of its own."""
+    from huggingface_hub import get_session
+
+    outcome: list[str | None] = []
+
+    def ask() -> None:
+        try:
+            status = get_session().head(endpoint, timeout=timeout).status_code
+            # (what a proxy or the hub's front answers when the hub is not serving: the download
+            # would retry it for half a minute)
+            outcome.append(f"HTTP {status}, not serving" if status in (502, 503, 504) else None)
+        except Exception as exc:  # (httpx2's ConnectError, timeouts, a malformed URL...)
+            slow = "Timeout" in type(exc).__name__
+            outcome.append(f"no answer in {timeout:g} s" if slow else first_line(exc))
+
+    thread = threading.Thread(target=ask, name="pricebench-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return outcome[0] if outcome else f"no answer in {timeout:g} s"
+
+
+def _local_data_example() -> str:
+    """Where this checkout's benchmark data is (``../shared/data/pricer`` beside it), absolute so
+    that it works from any folder; or what such a folder holds, when there is none."""
+    shared = ROOT.parent / "shared" / "data" / "pricer"
+    if shared.is_dir():
+        return f"local data, e.g. {shared}"
+    return "a folder holding test.jsonl, test.pkl or test.parquet"
+
+
+def check_hub(source: str, edition: str = "2024", split: str = "test") -> None:
+    """Before downloading ``source``'s ``split``: refuse at once, in one line, when the hub
+    cannot be reached (rather than after the hub library's half-minute of retries). With
+    ``HF_HUB_OFFLINE=1`` (or ``HF_DATASETS_OFFLINE=1``) nothing is asked: ``datasets`` reads a
+    copy downloaded before."""
+    if importlib.util.find_spec("datasets") is None:
+        raise PricebenchError(NO_DATASETS)
+    constants = _hub_constants()
+    if _hub_offline():
+        return
+    # HF_ENDPOINT, read when huggingface_hub is imported (https://huggingface.co/docs/
+    # huggingface_hub/package_reference/environment_variables): the address it downloads from.
+    endpoint = constants.ENDPOINT
+    if endpoint in _HUB_REACHED:
+        return
+    reason = hub_unreachable(endpoint)
+    if reason is None:
+        _HUB_REACHED.add(endpoint)
+        return
+    where = endpoint + (", from HF_ENDPOINT" if os.environ.get("HF_ENDPOINT") else "")
+    if split == "train":  # (the test split came from elsewhere: data.train_path=hub)
+        local = "data.train_path=DIR to local training data"
+    elif edition == "2025":
+        local = f"data.path=DIR or {DATA_ENV['2025']}=DIR to local data in the 2025 schema"
+    else:
+        local = f"data.path=DIR or {DATA_ENV['2024']}=DIR to {_local_data_example()}"
+    raise PricebenchError(
+        f"cannot reach the Hugging Face hub to download {source} ({where}: {reason}); set "
+        f"{local}, or HF_HUB_OFFLINE=1 to use a copy downloaded before"
+    )
+
+
+# Each library's logger and the variable that sets its level (its default: WARNING):
+# https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables
+# (HF_HUB_VERBOSITY), https://huggingface.co/docs/datasets/package_reference/utilities
+# (DATASETS_VERBOSITY).
+HUB_LOGGERS = {"huggingface_hub": "HF_HUB_VERBOSITY", "datasets": "DATASETS_VERBOSITY"}
+
+
+@contextmanager
+def quiet_hub_logs() -> Iterator[None]:
+    """Keep the hub libraries' warnings (one per retried request, say) off the terminal while
+    they load, errors still shown, unless the user set the library's verbosity variable.
+    huggingface_hub and datasets each give their logger a stderr handler of its own and the
+    level WARNING when they are imported, which a run does after Hydra applied
+    ``hydra.job_logging``: the config's level for them is overwritten."""
+    loggers = [
+        logging.getLogger(name) for name, env in HUB_LOGGERS.items() if env not in os.environ
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def load_hub(
@@ -395,8 +530,10 @@ def load_hub(
 ) -> list[Item]:
     """Items in the hub schema (``text``, ``price``; or the 2025 edition's) from a hub dataset or
     a local parquet/JSONL file; ``edition`` only words the message when it cannot be loaded."""
-    datasets = _import_datasets()
     path = Path(source)
+    if not path.is_file():
+        check_hub(str(source), edition, split)
+    datasets = _import_datasets()
     try:
         if path.is_file():  # a local file: no download to show progress of
             builder = "parquet" if path.suffix == ".parquet" else "json"
@@ -408,15 +545,15 @@ def load_hub(
             finally:
                 datasets.enable_progress_bars()
         else:
-            table = datasets.load_dataset(str(source), split=split, cache_dir=cache_dir)
+            with quiet_hub_logs():
+                table = datasets.load_dataset(str(source), split=split, cache_dir=cache_dir)
     except Exception as exc:  # the hub library raises many kinds; all mean "could not load"
         raise PricebenchError(
             f"could not load {source} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
             + (
                 f"set data.path=DIR or {DATA_ENV['2025']}=DIR to local data in the 2025 schema"
                 if edition == "2025"
-                else "set data.path=DIR or PRICEBENCH_DATA=DIR to local data, e.g. "
-                "../shared/data/pricer"
+                else f"set data.path=DIR or PRICEBENCH_DATA=DIR to {_local_data_example()}"
             )
         ) from None
     columns = set(table.column_names)
@@ -479,7 +616,8 @@ def how_to_get_data(edition: str = "2024") -> str:
             "unset to download data.hub (ed-donner/items_lite or items_full) from the Hugging "
             "Face hub (needs `pip install pricebench[hub]`)"
         )
-    return HOW_TO_GET_DATA
+    shared = ROOT.parent / "shared" / "data" / "pricer"  # absolute: it works from any folder
+    return HOW_TO_GET_DATA.format(example=f", e.g. {shared}" if shared.is_dir() else "")
 
 
 def resolve_test_file(path: str | Path | None, edition: str = "2024") -> Path | None:
@@ -643,6 +781,7 @@ def load_dataset(
         )
     test_file = resolve_test_file(path, edition)
     if test_file is None:
+        check_hub(hub, edition)  # (no network: that one line, before the notice)
         print(
             f"no data.path or {DATA_ENV[edition]}: loading {hub} from the Hugging Face hub",
             file=sys.stderr,

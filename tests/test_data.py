@@ -130,9 +130,11 @@ def test_data_path_comes_from_the_environment(data_dir: Path, monkeypatch) -> No
     assert resolve_test_file(None) is None  # the hub
 
 
-def test_missing_data_path_says_how_to_get_data(tmp_path: Path) -> None:
-    with pytest.raises(PricebenchError, match="does not exist.*PRICEBENCH_DATA"):
+def test_missing_data_path_says_how_to_get_data(tmp_path: Path, data_dir: Path) -> None:
+    with pytest.raises(PricebenchError, match="does not exist.*PRICEBENCH_DATA") as caught:
         resolve_test_file(tmp_path / "nowhere")
+    # the example is absolute, so that it works from any folder (issue 16)
+    assert f"e.g. {data_dir}," in str(caught.value) and "../shared" not in str(caught.value)
     with pytest.raises(PricebenchError, match="holds no test.jsonl"):
         resolve_test_file(tmp_path)
 
