@@ -135,7 +135,11 @@ def _config_errors_in_one_line() -> Iterator[None]:
 
 
 def main() -> None:
-    """The ``pricebench`` console script."""
+    """The ``pricebench`` console script (``pricebench doctor ...``: :mod:`harness.doctor`)."""
+    if sys.argv[1:2] == ["doctor"]:
+        from harness.doctor import main as doctor
+
+        sys.exit(doctor(sys.argv[2:]))
     with _config_errors_in_one_line():
         _app()
 

@@ -27,6 +27,8 @@ TABLES = (
     "cases_learners",
     "cases_ensemble",
     "cases_rag",
+    "cases_doctor",
+    "cases_hub",
 )
 
 
