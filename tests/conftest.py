@@ -38,7 +38,7 @@ LONGEST_FIRST = (
     "test_each_fitted_baseline_runs_end_to_end_on_the_offline_pool",
     "test_on_the_canonical_250_the_ensemble_is_no_worse_than_its_best_member",
     "test_every_provider_config_scores_the_served_guesses_with_its_own_key",
-    "test_a_basic_multirun_of_three_predictors",
+    "test_the_set_up_and_running_sections_work_verbatim_in_a_clean_shell",
 )
 
 

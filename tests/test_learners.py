@@ -231,8 +231,7 @@ def test_ridge_solver_is_scikit_learns_ridge_and_a_mask_is_a_fit_on_those_rows()
                            atol=1e-5)  # fmt: skip
 
 
-def test_knn_ties_go_to_the_earlier_training_item_and_excluded_rows_are_never_neighbours(
-) -> None:
+def test_knn_ties_go_to_the_earlier_training_item_and_excluded_rows_are_never_neighbours() -> None:
     import numpy as np
 
     same = "Budget steel widget\nsteel widget"

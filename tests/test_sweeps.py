@@ -20,36 +20,8 @@ def sweep_dir(tmp_path: Path) -> Path:
     return sweep
 
 
-def test_a_basic_multirun_of_three_predictors(tmp_path: Path) -> None:
-    proc = run_cli(
-        "-m",
-        "predictor=random,constant,bow_lr",
-        "quiet=true",
-        f"results.dir={tmp_path}/r",
-        cwd=tmp_path,
-    )  # (its W&B runs: tests/test_tracking.py, a two-job multirun)
-    assert proc.returncode == 0, proc.stderr
-    runs = run_dirs(tmp_path / "r")
-    assert sorted(read_json(r / "metrics.json")["predictor"] for r in runs) == [
-        "bow_lr",
-        "constant",
-        "random",
-    ]
-    sweep = sweep_dir(tmp_path)
-    # the sweep's leaderboard, printed and saved
-    assert "sweep " in proc.stdout and "3 job(s) done, 0 failed" in proc.stdout
-    board = (sweep / "leaderboard.md").read_text()
-    assert board in proc.stdout
-    ranked = [
-        line.split("|")[2].strip()
-        for line in board.splitlines()
-        if line[:4] in ("| 1 ", "| 2 ", "| 3 ")
-    ]
-    by_error = sorted(runs, key=lambda r: read_json(r / "metrics.json")["error"])
-    assert ranked == [read_json(r / "metrics.json")["predictor"] for r in by_error]
-    best = read_json(sweep / "best.json")
-    assert best["overrides"][0] == f"predictor={ranked[0]}"
-    assert f"best: predictor={ranked[0]}" in proc.stdout
+# The basic launcher's multirun of three predictors, its leaderboard and best job: the README's
+# own command, run verbatim in tests/test_readme.py.
 
 
 def test_a_joblib_multirun_of_four(tmp_path: Path) -> None:
