@@ -20,7 +20,7 @@ def sweep_dir(tmp_path: Path) -> Path:
     return sweep
 
 
-# The basic launcher's multirun of three predictors, its leaderboard and best job: the README's
+# The basic launcher's multirun (random, constant), its leaderboard and best job: the README's
 # own command, run verbatim in tests/test_readme.py.
 
 
