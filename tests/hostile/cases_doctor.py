@@ -53,6 +53,20 @@ def _report_has(line: str, *, unchanged: tuple[str, ...] = ()) -> Callable:
     return check
 
 
+def _bad_data(id: str, setup: Callable[[Path], object], line: str) -> Case:
+    """Data that cannot be read: one problem, named, and the data folder left as it was."""
+    return Case(
+        id=id,
+        row=0,
+        command="pricebench",
+        args=["doctor", "data.path={tmp}/data", "tracker=none", "results.dir={tmp}/r"],
+        setup=setup,
+        expect=r"^doctor: 1 problem above \(data\)$",
+        exit_code=1,
+        check=_report_has(line, unchanged=("data",)),
+    )
+
+
 CASES = [
     Case(
         id="doctor-odd-data-path",
@@ -66,25 +80,11 @@ CASES = [
         exit_code=0,
         check=_report_has("doctor: all set", unchanged=(ODD,)),
     ),
-    Case(
-        id="doctor-data-garbage",
-        row=0,
-        command="pricebench",
-        args=["doctor", "data.path={tmp}/data", "tracker=none", "results.dir={tmp}/r"],
-        setup=_garbage,
-        expect=r"^doctor: 1 problem above \(data\)$",
-        exit_code=1,
-        check=_report_has("data: {tmp}/data/test.jsonl:1: malformed JSON", unchanged=("data",)),
-    ),
-    Case(
-        id="doctor-data-pickle-that-runs-code",
-        row=0,
-        command="pricebench",
-        args=["doctor", "data.path={tmp}/data", "tracker=none", "results.dir={tmp}/r"],
-        setup=_evil_pickle,
-        expect=r"^doctor: 1 problem above \(data\)$",
-        exit_code=1,
-        check=_report_has("data: refusing to load {tmp}/data/test.pkl", unchanged=("data",)),
+    _bad_data("doctor-data-garbage", _garbage, "data: {tmp}/data/test.jsonl:1: malformed JSON"),
+    _bad_data(
+        "doctor-data-pickle-that-runs-code",
+        _evil_pickle,
+        "data: refusing to load {tmp}/data/test.pkl",
     ),
     Case(
         id="doctor-results-and-wandb-under-a-file",
