@@ -454,13 +454,21 @@ def hub_unreachable(endpoint: str, timeout: float = HUB_PROBE_TIMEOUT) -> str | 
     return outcome[0] if outcome else f"no answer in {timeout:g} s"
 
 
-def _local_data_example() -> str:
-    """Where this checkout's benchmark data is (``../shared/data/pricer`` beside it), absolute so
-    that it works from any folder; or what such a folder holds, when there is none."""
+def _shared_data() -> Path | None:
+    """This checkout's benchmark data (``../shared/data/pricer`` beside it), as an absolute path
+    that works from any folder, when it is there."""
     shared = ROOT.parent / "shared" / "data" / "pricer"
-    if shared.is_dir():
-        return f"local data, e.g. {shared}"
-    return "a folder holding test.jsonl, test.pkl or test.parquet"
+    return shared if shared.is_dir() else None
+
+
+def _local_data_example() -> str:
+    """Where this checkout's benchmark data is, or what such a folder holds, when there is none."""
+    shared = _shared_data()
+    return (
+        "a folder holding test.jsonl, test.pkl or test.parquet"
+        if shared is None
+        else f"local data, e.g. {shared}"
+    )
 
 
 def check_hub(source: str, edition: str = "2024", split: str = "test") -> None:
@@ -616,8 +624,8 @@ def how_to_get_data(edition: str = "2024") -> str:
             "unset to download data.hub (ed-donner/items_lite or items_full) from the Hugging "
             "Face hub (needs `pip install pricebench[hub]`)"
         )
-    shared = ROOT.parent / "shared" / "data" / "pricer"  # absolute: it works from any folder
-    return HOW_TO_GET_DATA.format(example=f", e.g. {shared}" if shared.is_dir() else "")
+    shared = _shared_data()
+    return HOW_TO_GET_DATA.format(example="" if shared is None else f", e.g. {shared}")
 
 
 def resolve_test_file(path: str | Path | None, edition: str = "2024") -> Path | None:

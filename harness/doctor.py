@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from harness.errors import PricebenchError
 
@@ -67,22 +67,6 @@ class Finding:
 def _absolute(path: str | Path) -> Path:
     """``path`` with ``~`` expanded, made absolute, ``..`` parts dropped (links kept as given)."""
     return Path(os.path.abspath(Path(path).expanduser()))
-
-
-def _plain(cfg: DictConfig, key: str) -> Any:
-    """The config's ``key`` section resolved, or one line saying why it does not resolve (the
-    main command's message, :func:`harness.run.settings_from`)."""
-    from omegaconf.errors import OmegaConfBaseException
-
-    node = OmegaConf.select(cfg, key)
-    if not isinstance(node, DictConfig):
-        return node
-    try:
-        return OmegaConf.to_container(node, resolve=True)
-    except OmegaConfBaseException as exc:
-        raise PricebenchError(
-            f"the configuration does not resolve: {exc}".splitlines()[0]
-        ) from None
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -347,14 +331,11 @@ def check_cache(cfg_cache: Any, predictor: Any) -> Finding:
 def check(overrides: Sequence[str] = ()) -> list[Finding]:
     """Every line of the report for ``pricebench [overrides]``; a config that does not compose
     is one :class:`PricebenchError` (the main command's message)."""
-    from harness.run import compose
+    from harness.run import compose, resolved
 
-    cfg = compose(overrides)
-    data = _plain(cfg, "data")
-    results = _plain(cfg, "results")
-    predictor = _plain(cfg, "predictor")
-    tracker = _plain(cfg, "tracker")
-    cache = _plain(cfg, "cache")
+    plain = resolved(compose(overrides))  # (the main command's line when it does not resolve)
+    data, results, predictor = plain.get("data"), plain.get("results"), plain.get("predictor")
+    tracker, cache = plain.get("tracker"), plain.get("cache")
     results_dir = results.get("dir") if isinstance(results, dict) else None
     return [
         *check_data(data if isinstance(data, dict) else {}),

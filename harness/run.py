@@ -151,7 +151,8 @@ def objective(cfg: DictConfig, metrics: dict[str, Any]) -> float:
     return float(metrics[optimized_metric(cfg)])
 
 
-def _resolved(cfg: DictConfig) -> dict[str, Any]:
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The composed config as plain values, or one line saying why it does not resolve."""
     from omegaconf.errors import OmegaConfBaseException
 
     try:
@@ -168,7 +169,7 @@ def settings_from(cfg: DictConfig, name: str, plain: dict[str, Any] | None = Non
     """The run settings a composed config holds (``plain``: the config already resolved)."""
     from harness.evaluate import RunSettings
 
-    plain = _resolved(cfg) if plain is None else plain
+    plain = resolved(cfg) if plain is None else plain
     return RunSettings(
         name=name,
         data=plain["data"],
@@ -195,7 +196,7 @@ def run_config(
     from harness.evaluate import evaluate
     from harness.preflight import check_writable
 
-    plain = _resolved(cfg)
+    plain = resolved(cfg)
     optimized_metric(cfg)  # a misspelt metric fails now, not after the run
     check_config(cfg)  # types and ranges, before anything is built
     check_writable(cfg, changes.get("results_dir"))  # where it writes, before anything is paid

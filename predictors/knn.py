@@ -12,7 +12,7 @@ broken by training order, so guesses do not depend on the machine.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -35,22 +35,15 @@ class KnnPricer(TextLearner):
         k: int = 20,
         power: float = 3.0,
         word_ngram_max: int = 1,
-        char_ngram_min: int = 2,
-        char_ngram_max: int = 5,
         char_weight: float = 0.5,
-        n_features: int = 2**20,
         min_df: int = 1,
-        char_text: Literal["title", "body"] = "title",
+        **settings: Any,
     ) -> None:
-        self.char_text = char_text
+        super().__init__(
+            word_ngram_max=word_ngram_max, char_weight=char_weight, min_df=min_df, **settings
+        )
         self.k = k
         self.power = power
-        self.word_ngram_max = word_ngram_max
-        self.char_ngram_min = char_ngram_min
-        self.char_ngram_max = char_ngram_max
-        self.char_weight = char_weight
-        self.n_features = n_features
-        self.min_df = min_df
 
     def fit_blocks(self, features: TextFeatures, blocks: list[Any], logs: Any) -> KnnPricer:
         """Keep ``blocks`` (``features.fit_transform(items)``) of the items whose

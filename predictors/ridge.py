@@ -156,20 +156,31 @@ def check_ngram_range(char_ngram_min: int, char_ngram_max: int) -> None:
 
 
 class TextLearner(PredictorBase):
-    """What ``ridge`` and ``knn`` share: the :class:`TextFeatures` settings (``word_ngram_max``,
-    ``char_ngram_min``, ``char_ngram_max``, ``char_weight``, ``n_features``, ``min_df``,
-    ``char_text``, set by each subclass's ``__init__``), their check, and a ``fit`` that hashes the
-    items once and hands the counts to the subclass's ``fit_counts``."""
+    """What ``ridge`` and ``knn`` share: the :class:`TextFeatures` settings (set here, with
+    ``ridge``'s defaults; a subclass's ``__init__`` passes them on as ``**settings``), their check,
+    and a ``fit`` that builds the items' blocks once and hands them to the subclass's
+    ``fit_blocks``."""
 
     requires_fit = True
     name = "text learner"
-    word_ngram_max: int
-    char_ngram_min: int
-    char_ngram_max: int
-    char_weight: float
-    n_features: int
-    min_df: int
-    char_text: str
+
+    def __init__(
+        self,
+        word_ngram_max: int = 2,
+        char_ngram_min: int = 2,
+        char_ngram_max: int = 5,
+        char_weight: float = 1.0,
+        n_features: int = 2**20,
+        min_df: int = 2,
+        char_text: Literal["title", "body"] = "title",
+    ) -> None:
+        self.word_ngram_max = word_ngram_max
+        self.char_ngram_min = char_ngram_min
+        self.char_ngram_max = char_ngram_max
+        self.char_weight = char_weight
+        self.n_features = n_features
+        self.min_df = min_df
+        self.char_text = char_text
 
     def _check(self) -> None:
         """The settings' types and ranges (harness.config_check.RANGES, as a composed config's
@@ -207,26 +218,9 @@ class RidgePricer(TextLearner):
 
     name = "ridge"
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        word_ngram_max: int = 2,
-        char_ngram_min: int = 2,
-        char_ngram_max: int = 5,
-        char_weight: float = 1.0,
-        n_features: int = 2**20,
-        min_df: int = 2,
-        seed: int = 42,
-        char_text: Literal["title", "body"] = "title",
-    ) -> None:
-        self.char_text = char_text
+    def __init__(self, alpha: float = 1.0, seed: int = 42, **settings: Any) -> None:
+        super().__init__(**settings)
         self.alpha = alpha
-        self.word_ngram_max = word_ngram_max
-        self.char_ngram_min = char_ngram_min
-        self.char_ngram_max = char_ngram_max
-        self.char_weight = char_weight
-        self.n_features = n_features
-        self.min_df = min_df
         self.seed = seed
 
     def fit_blocks(self, features: TextFeatures, blocks: list[Any], logs: Any) -> RidgePricer:
